@@ -1,0 +1,26 @@
+"""credo: Bayesian neural networks and variational inference on JAX, written the PyMC way.
+
+Examples
+--------
+>>> import credo as cr, numpy as np
+>>> with cr.Model() as model:
+...     mu = cr.Normal("mu", 0, sigma=1)
+...     y = cr.Normal("y", mu, sigma=1, observed=np.array([0.3, -0.1]))
+"""
+
+from . import errors
+from .distributions import (
+    Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Exponential, Flat, Gamma, HalfCauchy, HalfFlat,
+    HalfNormal, HalfStudentT, InverseGamma, Laplace, LogNormal, MvNormal, Normal, Poisson, StudentT, Uniform,
+)
+from .model import math
+from .model.core import Data, Deterministic, Model, Potential, modelcontext, set_data
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "Data", "Deterministic", "Potential", "modelcontext", "set_data", "math", "errors",
+    "Normal", "HalfNormal", "StudentT", "HalfStudentT", "Laplace", "Cauchy", "HalfCauchy", "Exponential", "Gamma",
+    "InverseGamma", "Beta", "Uniform", "LogNormal", "Flat", "HalfFlat", "Bernoulli", "Binomial", "Poisson",
+    "Categorical", "MvNormal", "Dirichlet",
+]

@@ -1,0 +1,65 @@
+"""Errors credo raises for mistakes in user input.
+
+Each is a subclass of ``ValueError`` or ``TypeError`` so that code written
+against the built-in exceptions keeps working, and each message names the
+variable involved, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+
+class CredoError(Exception):
+    """Base class of every error credo raises on purpose."""
+
+
+class ModelError(CredoError, ValueError):
+    """A model is defined inconsistently: a name used twice, a bad shape."""
+
+
+class ModelContextError(CredoError, TypeError):
+    """A variable or model-level call was made outside a ``with cr.Model():``."""
+
+
+class ParameterError(CredoError, ValueError):
+    """A constant distribution parameter lies outside its domain."""
+
+
+class ParameterTypeError(CredoError, TypeError):
+    """A distribution parameter is not a number, a numeric array or a credo variable."""
+
+
+class ObservedError(CredoError, ValueError):
+    """Observed data contain NaN or inf, lie outside the support, or do not fit."""
+
+
+class DataError(CredoError, ValueError):
+    """``set_data`` received an unknown name or values of the wrong shape."""
+
+
+class InitvalError(CredoError, ValueError):
+    """An initial value has the wrong shape or lies outside the support."""
+
+
+class FitError(CredoError, ValueError):
+    """A fit was asked for something it cannot do (n <= 0, unknown method, ...)."""
+
+
+class NonFiniteLossError(CredoError, FloatingPointError):
+    """The loss turned NaN or inf during a fit.
+
+    Attributes
+    ----------
+    iteration : int
+        The iteration (0-based, counted over the whole fit) whose loss or
+        gradient was not finite.
+    variables : list of str
+        The free variables whose gradients were not finite at that iteration.
+    approximation : object
+        The approximation from the last finite step: nothing learned is lost.
+    """
+
+    def __init__(self, message: str, iteration: int, variables: list[str], approximation=None):
+        super().__init__(message)
+        self.iteration = iteration
+        self.variables = variables
+        self.approximation = approximation

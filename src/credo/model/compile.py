@@ -1,0 +1,381 @@
+"""A model description compiled to pure JAX functions.
+
+Every function takes the data as an argument (a dict of arrays): nothing is
+closed over, so ``set_data`` needs no rebuild, and data can be sliced for
+minibatches or sharded across devices by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as ndist
+from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
+
+from ..errors import ModelError, ObservedError
+from .variables import RandomVariable, evaluate
+
+__all__ = ["CompiledModel", "compile_model", "initial_point", "joint_logp", "likelihood_scale"]
+
+
+class FreeVariableInfo(NamedTuple):
+    """Where a free variable lives in the flat unconstrained vector."""
+
+    name: str
+    shape: tuple  # constrained shape
+    unconstrained_shape: tuple
+    offset: int
+    size: int
+    transformed: bool  # whether the map to the constrained space is not the identity
+
+
+def _distribution(rv: RandomVariable, values: dict, cache: dict):
+    params = {k: evaluate(v, values, cache) for k, v in rv.params.items()}
+    d = rv.distribution.build(params)
+    if not rv.is_observed and tuple(d.batch_shape) != rv.batch_shape:
+        d = d.expand(rv.batch_shape)
+    return d
+
+
+def _transform(d):
+    return biject_to(d.support)
+
+
+def _is_identity(transform) -> bool:
+    while isinstance(transform, IndependentTransform):
+        transform = transform.base_transform
+    return isinstance(transform, IdentityTransform)
+
+
+def likelihood_scale(total_size, observed_shape: tuple) -> float:
+    """``total_size / rows`` for each scaled dimension (1 when total_size is None)."""
+    if total_size is None:
+        return 1.0
+    sizes = (total_size,) if isinstance(total_size, int) else total_size
+    scale = 1.0
+    for dim, size in enumerate(sizes):
+        if size is not None and dim < len(observed_shape) and observed_shape[dim] > 0:
+            scale *= size / observed_shape[dim]
+    return scale
+
+
+def _is_improper(d) -> bool:
+    """Whether ``d`` (or the distribution it expands) is improper (Flat, HalfFlat): it has no draws."""
+    while isinstance(d, ndist.ExpandedDistribution):
+        d = d.base_dist
+    return isinstance(d, ndist.ImproperUniform)
+
+
+def _sample_batch(d, observed_shape: tuple, defined_batch: tuple | None = None) -> tuple:
+    """Batch shape of a forward sample of an observed variable.
+
+    It follows the observed data where they broadcast with the likelihood
+    (a scalar mean with a vector of observations), and the likelihood's own
+    shape where the data are stale (a test set swapped into the inputs only).
+    ``defined_batch``, the parameters' batch shape when the variable was
+    defined, tells which dimensions the parameters set: those follow the
+    parameters now, even where stale data would broadcast with them (a
+    one-row test set against the training targets).
+    """
+    n_event = len(d.event_shape)
+    observed_batch = observed_shape[: len(observed_shape) - n_event]
+    current = tuple(d.batch_shape)
+    try:
+        full = tuple(np.broadcast_shapes(current, observed_batch))
+    except ValueError:
+        return current
+    if defined_batch is None:
+        return full
+    batch = list(full)
+    for i in range(1, len(full) + 1):
+        set_by_params = i <= len(defined_batch) and defined_batch[-i] != 1
+        if set_by_params:
+            batch[-i] = current[-i] if i <= len(current) else 1
+    return tuple(batch)
+
+
+class CompiledModel:
+    """Pure functions of a model over a flat vector of unconstrained parameters.
+
+    Attributes
+    ----------
+    free : list of FreeVariableInfo
+        The free variables in model order, with their slice of the flat vector.
+    dim : int
+        Length of the flat unconstrained vector.
+    deterministic_names, observed_names : list of str
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._free_rvs = list(model.free_variables)
+        self._observed_rvs = list(model.observed_variables)
+        self._deterministics = list(model.deterministics)
+        self._potentials = list(model.potentials)
+        self.deterministic_names = [d.name for d in self._deterministics]
+        self.observed_names = [rv.name for rv in self._observed_rvs]
+        self.discrete_free = [rv.name for rv in self._free_rvs if rv.distribution.discrete]
+        self.free = self._layout(model)
+        self.dim = sum(info.size for info in self.free)
+        #: Compiled functions of the inference layer, keyed by what they depend on.
+        self.cache: dict = {}
+
+    # layout ---------------------------------------------------------------------
+    def _layout(self, model) -> list[FreeVariableInfo]:
+        infos, offset = [], 0
+        shapes = self._unconstrained_shapes(model.data_values)
+        for rv in self._free_rvs:
+            shape, transformed = shapes[rv.name]
+            size = int(np.prod(shape, dtype=int))
+            infos.append(FreeVariableInfo(rv.name, rv.shape, shape, offset, size, transformed))
+            offset += size
+        return infos
+
+    def _unconstrained_shapes(self, data) -> dict:
+        found = {}
+
+        def probe(data):
+            values, cache = self._base_values(data), {}
+            for rv in self._free_rvs:
+                d = _distribution(rv, values, cache)
+                if rv.distribution.discrete:
+                    found[rv.name] = (tuple(rv.shape), False)
+                    values[rv.name] = jnp.zeros(rv.shape, jnp.int32)
+                    continue
+                transform = _transform(d)
+                found[rv.name] = (tuple(transform.inverse_shape(rv.shape)), not _is_identity(transform))
+                values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
+            return jnp.zeros(())
+
+        jax.eval_shape(probe, dict(data))
+        return found
+
+    @property
+    def free_names(self) -> list[str]:
+        return [info.name for info in self.free]
+
+    def unflatten(self, position: jax.Array) -> dict[str, jax.Array]:
+        """Split a flat unconstrained vector into one array per free variable."""
+        return {
+            info.name: position[..., info.offset : info.offset + info.size].reshape(
+                position.shape[:-1] + info.unconstrained_shape
+            )
+            for info in self.free
+        }
+
+    def flatten(self, params: Mapping[str, jax.Array]) -> jax.Array:
+        """Join unconstrained arrays (one per free variable) into a flat vector."""
+        return jnp.concatenate([jnp.reshape(jnp.asarray(params[info.name]), (-1,)) for info in self.free])
+
+    # the pure functions -----------------------------------------------------------
+    def _base_values(self, data) -> dict:
+        values = dict(data)
+        for rv in self._observed_rvs:
+            values[rv.name] = data[rv.observed.name]
+        return values
+
+    def _constrain_into(self, position, values, cache):
+        """Fill ``values`` with the constrained free variables; return the log-Jacobian terms."""
+        params = self.unflatten(position)
+        terms = []
+        for rv in self._free_rvs:
+            d = _distribution(rv, values, cache)
+            transform = _transform(d)
+            unconstrained = params[rv.name]
+            value = transform(unconstrained)
+            values[rv.name] = value
+            terms.append((d, value, transform, unconstrained))
+        return terms
+
+    def logdensity_fn(self, position: jax.Array, data: Mapping[str, jax.Array]) -> jax.Array:
+        """Log joint density at an unconstrained position, Jacobians included.
+
+        Observed terms are scaled by ``total_size / rows`` where total_size is set.
+        """
+        if self.discrete_free:
+            raise ModelError(
+                f"the free variables {self.discrete_free} are discrete; credo's inference needs continuous "
+                "free variables (observe them, or marginalise them out)."
+            )
+        values, cache = self._base_values(data), {}
+        total = jnp.zeros((), position.dtype)
+        for d, value, transform, unconstrained in self._constrain_into(position, values, cache):
+            total = total + jnp.sum(d.log_prob(value)) + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
+        for rv in self._observed_rvs:
+            d = _distribution(rv, values, cache)
+            observed = values[rv.name]
+            scale = likelihood_scale(rv.total_size, tuple(observed.shape))
+            total = total + scale * jnp.sum(d.log_prob(observed))
+        for potential in self._potentials:
+            total = total + jnp.sum(evaluate(potential, values, cache))
+        return total
+
+    def constrain_fn(self, position: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+        """Constrained values of the free variables and the deterministics."""
+        values, cache = self._base_values(data), {}
+        self._constrain_into(position, values, cache)
+        out = {rv.name: values[rv.name] for rv in self._free_rvs}
+        for det in self._deterministics:
+            out[det.name] = evaluate(det, values, cache)
+        return out
+
+    def forward_sample_fn(
+        self, key: jax.Array, free_values: Mapping[str, jax.Array], data: Mapping[str, jax.Array]
+    ) -> dict[str, jax.Array]:
+        """Draw every observed variable given constrained values of the free ones.
+
+        Returns the observed draws and the deterministics (recomputed from the
+        current data).
+        """
+        values, cache = self._base_values(data), {}
+        values.update(free_values)
+        out = {}
+        for index, rv in enumerate(self._observed_rvs):
+            d = _distribution(rv, values, cache)
+            batch = _sample_batch(d, tuple(values[rv.name].shape), rv.param_batch_shape)
+            if batch != tuple(d.batch_shape):
+                d = d.expand(batch)
+            draw = d.sample(jax.random.fold_in(key, index))
+            values[rv.name] = draw
+            out[rv.name] = draw
+        for det in self._deterministics:
+            out[det.name] = evaluate(det, values, cache)
+        return out
+
+    def prior_sample_fn(self, key: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+        """Ancestral draw of every free variable, deterministic and observed variable."""
+        values, cache = self._base_values(data), {}
+        out = {}
+        for index, rv in enumerate(self._free_rvs):
+            d = _distribution(rv, values, cache)
+            if _is_improper(d):
+                raise ModelError(f"{rv.distribution.name} {rv.name!r} is improper: it has no prior to draw from.")
+            values[rv.name] = out[rv.name] = d.sample(jax.random.fold_in(key, index))
+        observed = self.forward_sample_fn(jax.random.fold_in(key, len(self._free_rvs)), out, data)
+        out.update(observed)
+        return out
+
+    def initial_position(self) -> jax.Array:
+        """The model's initial point as a flat unconstrained vector."""
+        point = initial_point(self.model)
+        values, cache = self._base_values(self.model.data_values), {}
+        params = {}
+        for rv in self._free_rvs:
+            d = _distribution(rv, values, cache)
+            value = jnp.asarray(point[rv.name])
+            values[rv.name] = value
+            params[rv.name] = _transform(d).inv(value)
+        return self.flatten(params)
+
+
+def compile_model(model) -> CompiledModel:
+    """The pure functions of ``model`` (see :class:`CompiledModel`)."""
+    if not model.free_variables and not model.observed_variables:
+        raise ModelError("the model has no random variables.")
+    return CompiledModel(model)
+
+
+def _default_value(rv: RandomVariable, d) -> jax.Array:
+    shape = rv.shape
+    if rv.distribution.discrete:
+        return jnp.zeros(shape, jnp.int32)
+    try:
+        mean = jnp.broadcast_to(d.mean, shape)
+        if bool(jnp.all(jnp.isfinite(mean))) and bool(jnp.all(d.support.check(mean))):
+            return mean
+    except (NotImplementedError, ValueError, TypeError, AttributeError):
+        pass
+    transform = _transform(d)
+    return transform(jnp.zeros(transform.inverse_shape(shape)))
+
+
+def initial_point(model) -> dict[str, np.ndarray]:
+    """Initial constrained values of the free variables (see :meth:`Model.initial_point`)."""
+    values = dict(model.data_values)
+    for rv in model.observed_variables:
+        values[rv.name] = model.data_values[rv.observed.name]
+    cache: dict = {}
+    point = {}
+    for rv in model.free_variables:
+        d = _distribution(rv, values, cache)
+        value = rv.initval if rv.initval is not None else _default_value(rv, d)
+        values[rv.name] = value
+        point[rv.name] = np.asarray(value)
+    return point
+
+
+def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.Array:
+    """The joint log density at constrained values (see :meth:`Model.logp`)."""
+    values = dict(model.data_values)
+    for rv in model.observed_variables:
+        values[rv.name] = model.data_values[rv.observed.name]
+    known = {rv.name for rv in model.free_variables + model.observed_variables}
+    unknown = sorted(set(point) - known)
+    if unknown:
+        raise ModelError(f"logp: {unknown} are not random variables of the model; it has {sorted(known)}.")
+    cache: dict = {}
+    total = jnp.zeros(())
+    for rv in model.free_variables:
+        if rv.name not in point:
+            raise ModelError(f"logp: give a value for the free variable {rv.name!r}.")
+        d = _distribution(rv, values, cache)
+        value = _point_value(rv, point[rv.name])
+        values[rv.name] = value
+        total = total + jnp.sum(d.log_prob(value))
+        if jacobian and not rv.distribution.discrete:  # discrete variables have no transform
+            transform = _transform(d)
+            unconstrained = transform.inv(value)
+            total = total + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
+    for rv in model.observed_variables:
+        if rv.name in point:
+            values[rv.name] = _point_value(rv, point[rv.name], observed=True)
+        d = _distribution(rv, values, cache)
+        observed = values[rv.name]
+        total = total + likelihood_scale(rv.total_size, tuple(observed.shape)) * jnp.sum(d.log_prob(observed))
+    for potential in model.potentials:
+        total = total + jnp.sum(evaluate(potential, values, cache))
+    return total
+
+
+def _point_value(rv: RandomVariable, value, observed: bool = False) -> jax.Array:
+    array = jnp.asarray(value)
+    if not observed:
+        try:
+            array = jnp.broadcast_to(array, rv.shape)
+        except ValueError:
+            raise ModelError(f"logp: {rv.name!r} has shape {rv.shape}; got a value of shape {array.shape}.") from None
+    elif not np.isfinite(np.asarray(array, dtype=float)).all():
+        raise ObservedError(f"logp: the values given for {rv.name!r} contain NaN or inf.")
+    return array
+
+
+def check_data(model) -> None:
+    """Raise a clear error if the current data do not fit the likelihoods.
+
+    Compares, by shape alone, each observed variable's data with the shape of
+    its likelihood under the current Data values (e.g. inputs swapped for a
+    test set but not the targets).
+    """
+    compiled = model.compile()
+    found = {}
+
+    def probe(position, data):
+        values, cache = compiled._base_values(data), {}
+        compiled._constrain_into(position, values, cache)
+        for rv in compiled._observed_rvs:
+            d = _distribution(rv, values, cache)
+            found[rv.name] = (tuple(d.batch_shape) + tuple(d.event_shape), tuple(values[rv.name].shape))
+        return jnp.zeros(())
+
+    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype), dict(model.data_values))
+    for name, (likelihood_shape, observed_shape) in found.items():
+        try:
+            np.broadcast_shapes(likelihood_shape, observed_shape)
+        except ValueError:
+            raise ObservedError(
+                f"observed variable {name!r}: its data have shape {observed_shape} but its likelihood has shape "
+                f"{likelihood_shape} under the current data; set_data the matching observed values too."
+            ) from None
