@@ -9,10 +9,19 @@ Examples
 """
 
 from . import errors
+from . import callbacks
+from .data import Minibatch
+from .inference.io import load_approximation
+from .inference.mode import find_MAP
+from .inference.sampling import sample
 from .distributions import (
     Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Exponential, Flat, Gamma, HalfCauchy, HalfFlat,
     HalfNormal, HalfStudentT, InverseGamma, Laplace, LogNormal, MvNormal, Normal, Poisson, StudentT, Uniform,
 )
+from .inference.approximation import Approximation
+from .inference.fit import ADVI, FullRankADVI, LowRankADVI, fit
+from .inference.optimizers import adagrad_window
+from .inference.predictive import sample_posterior_predictive, sample_prior_predictive
 from .model import math
 from .model.core import Data, Deterministic, Model, Potential, modelcontext, set_data
 
@@ -23,4 +32,7 @@ __all__ = [
     "Normal", "HalfNormal", "StudentT", "HalfStudentT", "Laplace", "Cauchy", "HalfCauchy", "Exponential", "Gamma",
     "InverseGamma", "Beta", "Uniform", "LogNormal", "Flat", "HalfFlat", "Bernoulli", "Binomial", "Poisson",
     "Categorical", "MvNormal", "Dirichlet",
+    "fit", "ADVI", "FullRankADVI", "LowRankADVI", "Approximation", "adagrad_window",
+    "sample_posterior_predictive", "sample_prior_predictive",
+    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks",
 ]

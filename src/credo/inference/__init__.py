@@ -1,0 +1,1 @@
+"""Inference: pure init/step functions and the drivers that run them."""

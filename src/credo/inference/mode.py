@@ -1,0 +1,215 @@
+"""The posterior mode (``cr.find_MAP``) and the Laplace approximation at it.
+
+Both work on the model's flat unconstrained log density (Jacobians included,
+as PyMC's ``find_MAP`` does since 5.0) with the compiled L-BFGS of
+:mod:`credo.inference.map`. The Laplace approximation is the Gaussian at the
+mode with the inverse negative Hessian there as covariance, returned as a
+full-rank :class:`~credo.inference.approximation.Approximation`: it samples
+and predicts like any other, and ``refine(n)`` continues it as full-rank ADVI.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import FitError, InitvalError, ModelError
+from ..model.compile import _default_value, _distribution, _transform, check_data
+from ..model.core import Model, modelcontext
+from .map import MAPResult, laplace_cholesky, optimize_lbfgs
+from .results import as_key
+
+__all__ = ["find_MAP", "laplace", "point_to_position", "MAP_METHODS"]
+
+#: Names ``find_MAP(method=...)`` accepts (all run optax's L-BFGS with a zoom line search).
+MAP_METHODS = ("lbfgs", "l-bfgs", "l-bfgs-b", "bfgs")
+#: L-BFGS iterations used when a fit starts at the MAP (``init="map"``).
+INIT_MAP_MAXITER = 1000
+
+
+def point_to_position(model: Model, point: Mapping | None = None) -> jax.Array:
+    """The flat unconstrained vector of constrained values of the free variables.
+
+    Variables missing from ``point`` take their initial value (``initval``,
+    else the prior mean where finite, else the transform of zero).
+    """
+    compiled = model.compile()
+    if not point:
+        return compiled.initial_position()
+    names = set(compiled.free_names)
+    unknown = sorted(set(point) - names)
+    if unknown:
+        raise ModelError(f"start values for {unknown}: they are not free variables of the model; it has "
+                         f"{sorted(names)}.")
+    values, cache = compiled._base_values(model.data_values), {}
+    params = {}
+    dtype = jnp.zeros(()).dtype
+    for rv in compiled._free_rvs:
+        d = _distribution(rv, values, cache)
+        if rv.name in point:
+            value = jnp.asarray(point[rv.name], dtype)
+            try:
+                value = jnp.broadcast_to(value, rv.shape)
+            except ValueError:
+                raise InitvalError(f"the start value of {rv.name!r} has shape {np.shape(point[rv.name])}; the "
+                                   f"variable has shape {rv.shape}.") from None
+            if not bool(jnp.all(jnp.isfinite(value))) or not bool(jnp.all(d.support.check(value))):
+                raise InitvalError(f"the start value of {rv.name!r} is outside its support ({d.support}).")
+        else:
+            value = rv.initval if rv.initval is not None else _default_value(rv, d)
+        values[rv.name] = value
+        params[rv.name] = _transform(d).inv(jnp.asarray(value, dtype))
+    return compiled.flatten(params)
+
+
+def _constrainer(compiled):
+    if "constrain" not in compiled.cache:
+        compiled.cache["constrain"] = jax.jit(compiled.constrain_fn)
+    return compiled.cache["constrain"]
+
+
+def _checked_model(model: Model, what: str):
+    compiled = model.compile()
+    if compiled.dim == 0:
+        raise FitError(f"{what}: the model has no free variables.")
+    if compiled.discrete_free:
+        raise FitError(f"{what}: the free variables {compiled.discrete_free} are discrete; the mode is found "
+                       "over continuous ones.")
+    check_data(model)
+    return compiled
+
+
+def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float, what: str) -> MAPResult:
+    """L-BFGS from ``position``; a clear error if the log density is not finite there or at the end."""
+    start_value = float(compiled.logdensity_fn(position, data))
+    if not np.isfinite(start_value):
+        raise FitError(f"{what}: the log density is {start_value} at the starting point; give start values "
+                       "inside the support, or check the priors and data.")
+    result = optimize_lbfgs(compiled.logdensity_fn, position, data, maxiter=int(maxiter), tolerance=tolerance)
+    if not np.isfinite(float(result.logdensity)) or not np.all(np.isfinite(np.asarray(result.position))):
+        raise FitError(f"{what}: L-BFGS left the region where the log density is finite (log density "
+                       f"{float(result.logdensity)}): the posterior may have no mode (an unbounded density, as "
+                       "in a centred hierarchical model); try other start values or a non-centred model.")
+    return result
+
+
+def find_MAP(
+    start: Mapping | None = None,
+    method: str = "lbfgs",
+    maxiter: int = 1000,
+    tolerance: float = 1e-6,
+    random_seed=None,
+    jitter: float = 0.0,
+    return_raw: bool = False,
+    progressbar: bool = False,
+    model: Model | None = None,
+):
+    """The posterior mode, found with L-BFGS in the unconstrained space.
+
+    Parameters
+    ----------
+    start : dict, optional
+        Constrained start values of some free variables (the others start at
+        their initial values).
+    method : str
+        ``"lbfgs"`` (also accepted: ``"L-BFGS-B"``, ``"BFGS"``): optax's
+        L-BFGS with a zoom line search, compiled as one loop.
+    maxiter : int
+        Largest number of L-BFGS iterations.
+    tolerance : float
+        Stop when the gradient norm falls below this (in float32 the search
+        usually stops earlier, when it can no longer improve).
+    random_seed : int or key, optional
+        Seeds the ``jitter`` of the start.
+    jitter : float
+        Add uniform(-jitter, jitter) noise to the unconstrained start
+        (default 0: start exactly at the initial point).
+    return_raw : bool
+        Also return the :class:`~credo.inference.map.MAPResult` (unconstrained
+        position, log density, iterations, convergence flag).
+    progressbar : bool
+        Accepted for PyMC compatibility; the search is one compiled call.
+
+    Returns
+    -------
+    dict
+        Constrained values of the free variables and the deterministics (and
+        the MAPResult when ``return_raw``).
+
+    Examples
+    --------
+    >>> import credo as cr, numpy as np
+    >>> with cr.Model():
+    ...     mu = cr.Normal("mu", 0, 10)
+    ...     sigma = cr.HalfNormal("sigma", 1)
+    ...     y = cr.Normal("y", mu, sigma, observed=np.array([0.9, 1.1, 1.0]))
+    ...     point = cr.find_MAP(random_seed=0)
+    >>> round(float(point["mu"]), 2)
+    1.0
+    """
+    del progressbar
+    model = modelcontext(model, what="find_MAP")
+    if not isinstance(method, str) or method.lower() not in MAP_METHODS:
+        raise FitError(f"find_MAP: unknown method {method!r}; credo offers 'lbfgs'.")
+    compiled = _checked_model(model, "find_MAP")
+    data = dict(model.data_values)
+    position = point_to_position(model, start)
+    if jitter:
+        position = position + jax.random.uniform(as_key(random_seed), position.shape, position.dtype, -jitter, jitter)
+    result = run_map(compiled, position, data, maxiter, tolerance, "find_MAP")
+    if not bool(result.converged) and int(result.num_iterations) >= int(maxiter):
+        warnings.warn(f"find_MAP stopped at maxiter={maxiter} before converging (gradient norm "
+                      f"{float(result.grad_norm):.3g}); raise maxiter.", stacklevel=2)
+    values = jax.device_get(_constrainer(compiled)(result.position, data))
+    point = {name: np.asarray(value) for name, value in values.items()}
+    return (point, result) if return_raw else point
+
+
+def laplace_start(compiled, position: jax.Array, data, maxiter: int = INIT_MAP_MAXITER,
+                  what: str = "the Laplace approximation") -> tuple[jax.Array, jax.Array, MAPResult]:
+    """The mode from ``position`` and the Cholesky factor of the Laplace covariance there."""
+    result = run_map(compiled, position, data, maxiter, 1e-6, what)
+    try:
+        cholesky = laplace_cholesky(compiled.logdensity_fn, result.position, data)
+    except np.linalg.LinAlgError:  # a Hessian with NaN or inf entries
+        raise FitError(f"{what}: the curvature at the point L-BFGS reached is not finite (log density "
+                       f"{float(result.logdensity):.4g}): the posterior may have no mode there.") from None
+    return result.position, cholesky, result
+
+
+def laplace(
+    model: Model | None = None,
+    maxiter: int = INIT_MAP_MAXITER,
+    random_seed=None,
+    start: Mapping | None = None,
+    obj_optimizer=None,
+    obj_n_mc: int = 1,
+    chunk_size: int | None = None,
+):
+    """The Laplace approximation: a Gaussian at the mode with the inverse negative Hessian as covariance.
+
+    What ``cr.fit(method="laplace")`` returns. The result is a full-rank
+    :class:`Approximation` with an empty ``hist``, parameterised in the
+    whitened frame of the mode (its ``state`` is that of a full-rank ADVI fit
+    started with ``init="map"``), so ``approx.refine(n)`` continues it as
+    full-rank ADVI. ``approx.map_result`` holds the L-BFGS outcome.
+    """
+    from .approximation import Approximation
+    from .fit import DEFAULT_CHUNK_SIZE, FullRankADVI, _optimizer
+    from ..data import minibatch_fn
+
+    model = modelcontext(model, what="fit")
+    compiled = _checked_model(model, "laplace")
+    data = dict(model.data_values)
+    mode, cholesky, result = laplace_start(compiled, point_to_position(model, start), data, maxiter)
+    inference = FullRankADVI(obj_optimizer=obj_optimizer, obj_n_mc=obj_n_mc)
+    optimizer = _optimizer(compiled, inference.obj_optimizer, inference.family_name)
+    approx = Approximation.start(model, inference.family(), optimizer, int(obj_n_mc), as_key(random_seed),
+                                 int(chunk_size or DEFAULT_CHUNK_SIZE), minibatch_fn(model), position=mode,
+                                 cholesky=cholesky, whiten=True)
+    approx.map_result = result
+    return approx
