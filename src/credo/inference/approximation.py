@@ -9,12 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .advi import ADVIState, GaussianFamily, advi, natural_params
+from .batching import batch_size, map_in_batches
 from .results import as_key, to_inference_data
 
 __all__ = ["Approximation"]
 
-#: Draws pushed through the model per compiled batch when sampling.
-SAMPLE_BATCH = 1024
 #: Draws used for the constrained-space mean and std of transformed variables.
 MOMENT_DRAWS = 4000
 
@@ -175,7 +174,7 @@ class Approximation:
 
             def draw(key, params, data, num):
                 flat = family.sample_fn(key, params, num)
-                return jax.lax.map(lambda z: compiled.constrain_fn(z, data), flat, batch_size=SAMPLE_BATCH)
+                return map_in_batches(lambda z: compiled.constrain_fn(z, data), flat, batch_size(data, num))
 
             cache[key] = jax.jit(draw, static_argnums=3)
         return cache[key]

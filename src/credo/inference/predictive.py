@@ -10,18 +10,10 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model.core import Model, modelcontext
+from .batching import batch_size, map_in_batches
 from .results import as_key, to_inference_data
 
 __all__ = ["sample_posterior_predictive", "sample_prior_predictive"]
-
-#: Upper bound on the elements of one batch of predictive draws (memory stays bounded).
-BATCH_ELEMENTS = 1 << 24
-
-
-def _batch_size(compiled, data, num_draws: int) -> int:
-    rows = max((int(np.prod(v.shape)) for v in data.values()), default=1)
-    return int(max(1, min(num_draws, BATCH_ELEMENTS // max(rows, 1))))
-
 
 def _posterior_draws(trace, free_names: list[str]) -> tuple[dict, tuple[int, int]]:
     """Free-variable draws as arrays (chain, draw, ...) from InferenceData, a Dataset or a dict."""
@@ -54,13 +46,13 @@ def _predictive_fn(compiled, names: tuple[str, ...]):
     key = ("posterior_predictive", names)
     if key not in compiled.cache:
 
-        def run(keys, free_values, data, batch_size):
+        def run(keys, free_values, data, size):
             def one(args):
                 draw_key, values = args
                 out = compiled.forward_sample_fn(draw_key, values, data)
                 return {name: out[name] for name in names}
 
-            return jax.lax.map(one, (keys, free_values), batch_size=batch_size)
+            return map_in_batches(one, (keys, free_values), size)
 
         compiled.cache[key] = jax.jit(run, static_argnums=3)
     return compiled.cache[key]
@@ -131,7 +123,7 @@ def sample_posterior_predictive(
     num = chains * draws
     keys = jax.random.split(key, num)
     run = _predictive_fn(compiled, names)
-    out = run(keys, {k: jnp.asarray(v) for k, v in flat.items()}, data, _batch_size(compiled, data, num))
+    out = run(keys, {k: jnp.asarray(v) for k, v in flat.items()}, data, batch_size(data, num))
     predictive = {name: np.asarray(v).reshape((chains, draws) + v.shape[1:]) for name, v in out.items()}
     return to_inference_data(posterior_predictive=predictive,
                              observed_data=_observed_data(model, names, predictive) or None)

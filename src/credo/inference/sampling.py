@@ -18,7 +18,6 @@ import numpy as np
 from ..errors import FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
-from .nuts import STAT_NAMES, run_nuts
 from .results import as_key, to_inference_data
 
 __all__ = ["sample"]
@@ -179,6 +178,8 @@ def sample(
     positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
     bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
     began = time.perf_counter()
+    from .nuts import STAT_NAMES, run_nuts  # BlackJAX is imported only when NUTS runs
+
     try:
         flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
                                num_draws=int(draws), target_accept=float(target_accept),
