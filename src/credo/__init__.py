@@ -9,7 +9,7 @@ Examples
 """
 
 from . import errors
-from . import callbacks
+from . import callbacks, nn
 from .data import Minibatch
 from .inference.io import load_approximation
 from .inference.mode import find_MAP
@@ -34,5 +34,5 @@ __all__ = [
     "Categorical", "MvNormal", "Dirichlet",
     "fit", "ADVI", "FullRankADVI", "LowRankADVI", "Approximation", "adagrad_window",
     "sample_posterior_predictive", "sample_prior_predictive",
-    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks",
+    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn",
 ]

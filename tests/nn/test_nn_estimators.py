@@ -1,0 +1,160 @@
+"""BNNClassifier and BNNRegressor: scikit-learn conformance, predictions, uncertainty."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_moons
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import credo as cr
+from credo.metrics import log_predictive_density
+from credo.nn import BNNClassifier, BNNRegressor
+
+# Small networks and short fits: check_estimator fits a few dozen times.
+FAST = dict(hidden_layer_sizes=(10,), n_iter=500, draws=100, learning_rate=0.05)
+
+
+@parametrize_with_checks([BNNRegressor(**FAST), BNNClassifier(**FAST)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _relu_forward(posterior, X):
+    """The network's output per draw, computed with numpy from the posterior draws."""
+    hidden = np.maximum(np.einsum("nd,sdh->snh", X, posterior["net_0_w"]) + posterior["net_0_b"][:, None], 0)
+    return np.einsum("snh,sho->sno", hidden, posterior["net_out_w"]) + posterior["net_out_b"][:, None]
+
+
+def test_regressor_predictions_are_the_networks_in_original_units():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(120, 2)) * [1.0, 10.0] + [0.0, 50.0]
+    y = 100 + 20 * np.sin(X[:, 0]) + 0.5 * (X[:, 1] - 50) + rng.normal(0, 1.0, size=120)
+    model = BNNRegressor(**FAST, random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.95
+    X_new = rng.uniform(-2, 2, size=(7, 2)) * [1.0, 10.0] + [0.0, 50.0]
+    f = _relu_forward(model.posterior_, (X_new - model.X_mean_) / model.X_std_)[..., 0]  # (S, n) standardised
+    mean, std = model.predict(X_new, return_std=True)
+    np.testing.assert_allclose(mean, f.mean(0) * model.y_std_ + model.y_mean_, rtol=1e-4)
+    sigma = model.posterior_["sigma"][:, None]
+    np.testing.assert_allclose(std, np.sqrt(f.var(0) + np.mean(sigma**2)) * model.y_std_, rtol=1e-3)
+    # the noise is learned: about 1 in original units
+    assert 0.5 < float(np.mean(sigma)) * model.y_std_ < 2.0
+    # log predictive density per row, in original units, = log mean_s N(y | mu_s, sigma_s)
+    y_new = 100 + 20 * np.sin(X_new[:, 0]) + 0.5 * (X_new[:, 1] - 50)
+    mu_orig, sigma_orig = f * model.y_std_ + model.y_mean_, sigma * model.y_std_
+    log_lik = -0.5 * ((y_new - mu_orig) / sigma_orig) ** 2 - np.log(sigma_orig) - 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(model.log_predictive_density(X_new, y_new), log_predictive_density(log_lik),
+                               rtol=1e-4, atol=1e-4)
+    draws = model.sample_predictive(X_new, draws=2000, random_state=1)
+    assert draws.shape == (2000, 7)
+    np.testing.assert_allclose(draws.mean(0), mean, atol=4 * std.max() / np.sqrt(2000) + 0.05)
+    np.testing.assert_allclose(draws.std(0), std, rtol=0.15)
+    parts = model.predict_uncertainty(X_new)
+    np.testing.assert_allclose(parts["total"], std, rtol=1e-3)
+
+
+def test_predictive_std_grows_away_from_the_training_inputs():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(80, 1))
+    y = np.sin(3 * X[:, 0]) + 0.1 * rng.normal(size=80)
+    model = BNNRegressor(**FAST, random_state=0).fit(X, y)
+    grid = np.array([[-4.0], [-2.5], [-1.5], [-0.5], [0.0], [0.5], [1.5], [2.5], [4.0]])
+    _, std = model.predict(grid, return_std=True)
+    inside = std[3:6].max()
+    assert std[0] > 2 * inside and std[-1] > 2 * inside
+    assert std[0] > std[1] > std[2] > inside and std[-1] > std[-2] > std[-3] > inside
+    epistemic = model.predict_uncertainty(grid)["epistemic"]
+    assert epistemic[0] > 3 * epistemic[4] and epistemic[-1] > 3 * epistemic[4]
+
+
+def test_classifier_binary_and_multiclass():
+    X, y = make_moons(200, noise=0.15, random_state=0)
+    labels = np.array(["left", "right"])[y]
+    clf = BNNClassifier(**FAST, random_state=0).fit(X, labels)
+    assert clf.score(X, labels) > 0.93
+    proba = clf.predict_proba(X[:10])
+    assert proba.shape == (10, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    draws = clf.sample_predictive(X[:5], draws=30, random_state=0)
+    assert draws.shape == (30, 5) and set(np.unique(draws)) <= {"left", "right"}
+    lpd = clf.log_predictive_density(X[:10], labels[:10])
+    np.testing.assert_allclose(lpd, np.log(proba[np.arange(10), y[:10]]), rtol=1e-5)
+    assert clf.sample_probabilities(X[:4]).shape == (clf.draws, 4, 2)
+
+    X, y = load_iris(return_X_y=True)
+    clf = BNNClassifier(**FAST, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.93
+    proba = clf.predict_proba(X)
+    assert proba.shape == (150, 3)
+    lpd = clf.log_predictive_density(X, y)
+    assert lpd.shape == (150,) and np.all(lpd <= 0)
+    np.testing.assert_allclose(lpd, np.log(proba[np.arange(150), y]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="not seen in fit"):
+        clf.log_predictive_density(X[:2], [0, 7])
+
+
+def test_pipeline_and_grid_search():
+    X, y = make_moons(120, noise=0.2, random_state=2)
+    pipe = make_pipeline(StandardScaler(), BNNClassifier(**FAST, random_state=0))
+    search = GridSearchCV(pipe, {"bnnclassifier__init_std": [1e-3, 1e-2]}, cv=2)
+    search.fit(X, y)
+    assert search.best_score_ > 0.8
+    assert search.predict(X[:5]).shape == (5,)
+    reg = GridSearchCV(BNNRegressor(**FAST, random_state=0), {"draws": [50, 100]}, cv=2)
+    reg.fit(X, X[:, 0] + X[:, 1])
+    assert reg.best_estimator_.predict(X[:3]).shape == (3,)
+
+
+def test_pickle_round_trip_and_refit_is_reproducible():
+    X, y = make_moons(60, noise=0.2, random_state=3)
+    reg = BNNRegressor(**FAST, random_state=4).fit(X, y)
+    again = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    np.testing.assert_allclose(BNNRegressor(**FAST, random_state=4).fit(X, y).predict(X), reg.predict(X))
+    assert reg.approximation_ is not None and again.approximation_ is None
+    assert reg.loss_curve_.shape == (FAST["n_iter"],)
+
+
+@pytest.mark.parametrize("method", ["fullrank_advi", "lowrank_advi"])
+def test_other_variational_families(method):
+    X, y = make_moons(60, noise=0.2, random_state=0)
+    clf = BNNClassifier(hidden_layer_sizes=(3,), method=method, n_iter=800, draws=50, learning_rate=0.03,
+                        random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.75
+
+
+def test_minibatches():
+    if not hasattr(cr, "Minibatch"):
+        with pytest.raises(NotImplementedError, match="Minibatch"):
+            BNNRegressor(batch_size=10, n_iter=10).fit(np.zeros((20, 1)), np.zeros(20))
+        return
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = X[:, 0] - 2 * X[:, 1] + 0.1 * rng.normal(size=400)
+    model = BNNRegressor(hidden_layer_sizes=(8,), batch_size=50, n_iter=3000, draws=100, learning_rate=0.01,
+                         random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.95
+
+
+def test_nuts():
+    if not hasattr(cr, "sample"):
+        pytest.skip("cr.sample (NUTS) is not available")
+    X, y = make_moons(40, noise=0.2, random_state=0)
+    model = BNNRegressor(hidden_layer_sizes=(2,), method="nuts", n_iter=100, draws=60, random_state=0).fit(X, y)
+    assert next(iter(model.posterior_.values())).shape[0] == 60
+    assert model.score(X, y) > 0.3
+
+
+def test_bad_parameters_are_reported_at_fit():
+    X, y = np.zeros((10, 2)), np.zeros(10)
+    for params, match in [({"method": "sgd"}, "method"), ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+                          ({"n_iter": 0}, "n_iter"), ({"prior_sigma": -1.0}, "prior_sigma"),
+                          ({"prior_sigma": [1.0]}, "prior_sigma"), ({"batch_size": 0}, "batch_size")]:
+        with pytest.raises(ValueError, match=match):
+            BNNRegressor(**params).fit(X, y)
+    with pytest.raises(ValueError, match="1 class"):
+        BNNClassifier(n_iter=10).fit(X, np.zeros(10))
