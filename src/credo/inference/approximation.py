@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import jax
@@ -80,8 +81,12 @@ class Approximation:
         compiled = model.compile()
         if position is None:
             position = compiled.initial_position()
-        algorithm = advi(compiled.logdensity_fn, family, optimizer, num_mc)
-        state = algorithm.init(position, std=std, cholesky=cholesky, whiten=whiten)
+        key_init = ("advi_init", family.name, id(optimizer), whiten)
+        if key_init not in compiled.cache:  # one compiled call rather than a dozen eager operations
+            algorithm = advi(compiled.logdensity_fn, family, optimizer, num_mc)
+            init = functools.partial(algorithm.init, whiten=whiten)
+            compiled.cache[key_init] = (jax.jit(init), optimizer)  # keeps the optimizer's id unique
+        state = compiled.cache[key_init][0](position, std=std, cholesky=cholesky)
         return cls(model, family, optimizer, num_mc, key, state, np.zeros(0, np.float32), chunk_size, batch_fn)
 
     # progress ---------------------------------------------------------------

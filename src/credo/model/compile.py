@@ -258,17 +258,22 @@ class CompiledModel:
         out.update(observed)
         return out
 
-    def initial_position(self) -> jax.Array:
-        """The model's initial point as a flat unconstrained vector."""
-        point = initial_point(self.model)
-        values, cache = self._base_values(self.model.data_values), {}
+    def unconstrain_fn(self, free_values: Mapping[str, jax.Array], data: Mapping[str, jax.Array]) -> jax.Array:
+        """The flat unconstrained vector of constrained free values (the inverse of ``constrain_fn``)."""
+        values, cache = self._base_values(data), {}
         params = {}
         for rv in self._free_rvs:
             d = _distribution(rv, values, cache)
-            value = jnp.asarray(point[rv.name])
+            value = jnp.asarray(free_values[rv.name])
             values[rv.name] = value
             params[rv.name] = _transform(d).inv(value)
         return self.flatten(params)
+
+    def initial_position(self) -> jax.Array:
+        """The model's initial point as a flat unconstrained vector."""
+        if "unconstrain" not in self.cache:  # one compiled call rather than a dozen eager operations
+            self.cache["unconstrain"] = jax.jit(self.unconstrain_fn)
+        return self.cache["unconstrain"](initial_point(self.model), dict(self.model.data_values))
 
 
 def compile_model(model) -> CompiledModel:
