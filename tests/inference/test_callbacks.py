@@ -86,9 +86,9 @@ def test_optax_schedule_as_learning_rate(model):
     schedule = optax.piecewise_constant_schedule(1e-2, {300: 0.0})
     params = []
     with model:
-        approx = cr.fit(1000, random_seed=0, progressbar=False, chunk_size=250,
-                        obj_optimizer=cr.adagrad_window(schedule),
-                        callbacks=[lambda a, losses, step: params.append(np.array(a.params["mean"]))])
+        cr.fit(1000, random_seed=0, progressbar=False, chunk_size=250,
+               obj_optimizer=cr.adagrad_window(schedule),
+               callbacks=[lambda a, losses, step: params.append(np.array(a.params["mean"]))])
     assert not np.allclose(params[0], params[1])  # steps 250 -> 500 crossed 300
     np.testing.assert_array_equal(params[1], params[2])
     np.testing.assert_array_equal(params[2], params[3])

@@ -6,7 +6,6 @@ import functools
 from typing import Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .advi import ADVIState, GaussianFamily, advi, natural_params
