@@ -30,8 +30,6 @@ import time
 
 _T0 = time.perf_counter()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -41,27 +39,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-MODELS = ("tutorial", "eight_schools")
-TARGET_ACCEPT = {"tutorial": 0.8, "eight_schools": 0.9}
-FREE_VARS = {"tutorial": ["w_in_1", "w_1_2", "w_2_out"], "eight_schools": ["mu", "tau", "theta_tilde"]}
-SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-
-
-def ess_summary(posterior: dict) -> dict:
-    """min bulk ESS (all chains), sum over chains of per-chain min ESS, max R-hat."""
-    import arviz as az
-
-    ds = az.convert_to_dataset({k: np.asarray(v, dtype=np.float64) for k, v in posterior.items()})
-    ess = az.ess(ds, method="bulk")
-    min_ess = min(float(np.min(ess[v].values)) for v in ess.data_vars)
-    rhat = az.rhat(ds)
-    max_rhat = max(float(np.max(rhat[v].values)) for v in rhat.data_vars)
-    per_chain = 0.0
-    for c in range(ds.sizes["chain"]):
-        one = az.ess(ds.isel(chain=[c]), method="bulk")
-        per_chain += min(float(np.min(one[v].values)) for v in one.data_vars)
-    return {"min_ess": min_ess, "min_ess_chains": per_chain, "max_rhat": max_rhat}
+from nuts_common import (  # noqa: E402
+    FREE_VARS, SCHOOLS_SIGMA, SCHOOLS_Y, TARGET_ACCEPT, argument_parser, ess_summary, run_models,
+)
 
 
 def build(model_name: str, seed: int):
@@ -132,18 +112,10 @@ def run_model(model_name: str, args) -> dict:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--target-accept", type=float, default=None,
-                   help="override the per-model default (tutorial 0.8, eight_schools 0.9)")
+    p = argument_parser(__doc__.split("\n")[0], "accepted for interface parity (there is no rerun)",
+                        "disable PyMC's progress bar")
     p.add_argument("--cores", type=int, default=None,
                    help="pm.sample's cores (default: PyMC's own, min(4, cpu count))")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-rerun", action="store_true", help="accepted for interface parity (there is no rerun)")
-    p.add_argument("--no-progress", action="store_true", help="disable PyMC's progress bar")
     return p.parse_args(argv)
 
 
@@ -151,12 +123,7 @@ def main(argv=None):
     args = parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("pymc").setLevel(logging.ERROR)
-    results = []
-    for name in args.models:
-        result = run_model(name, args)
-        print(json.dumps(result), flush=True)
-        results.append(result)
-    return results
+    return run_models(run_model, args)
 
 
 if __name__ == "__main__":
