@@ -51,22 +51,11 @@ import math  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
+from moons import load_data  # noqa: E402
 
 N_HIDDEN = 5
 N_DRAWS = 5000
 N_PPC = 500
-
-
-def load_data():
-    from sklearn.datasets import make_moons
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import scale
-
-    X, Y = make_moons(noise=0.2, random_state=0, n_samples=1000)
-    X = scale(X)
-    X = X.astype(float)
-    Y = Y.astype(float)
-    return train_test_split(X, Y, test_size=0.5, random_state=0)
 
 
 def parse_args(argv=None):

@@ -33,21 +33,12 @@ _T0 = time.perf_counter()
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
+from moons import load_data  # noqa: E402
 
 from nuts_common import (  # noqa: E402
     FREE_VARS, SCHOOLS_SIGMA, SCHOOLS_Y, TARGET_ACCEPT, argument_parser, ess_summary, run_models,
 )
 N_HIDDEN = 5
-
-
-def load_data():
-    from sklearn.datasets import make_moons
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import scale
-
-    X, Y = make_moons(noise=0.2, random_state=0, n_samples=1000)
-    X = scale(X)
-    return train_test_split(X.astype(float), Y.astype(float), test_size=0.5, random_state=0)
 
 
 def make_model(model_name: str):
