@@ -69,22 +69,9 @@ VARIANTS = ("minibatch", "fullrank")
 
 
 def build_model(X_train, Y_train, seed: int, minibatch: bool):
-    import credo as cr
+    from credo.demo import build_moons_model
 
-    rng = np.random.default_rng(seed)
-    with cr.Model() as model:
-        if minibatch:
-            x, y = cr.Minibatch(X_train, Y_train, batch_size=BATCH_SIZE, random_seed=seed, names=("x", "y"))
-        else:
-            x, y = cr.Data("x", X_train), cr.Data("y", Y_train)
-        w_in_1 = cr.Normal("w_in_1", 0, sigma=1, shape=(2, 5), initval=rng.standard_normal((2, 5)))
-        w_1_2 = cr.Normal("w_1_2", 0, sigma=1, shape=(5, 5), initval=rng.standard_normal((5, 5)))
-        w_2_out = cr.Normal("w_2_out", 0, sigma=1, shape=(5,), initval=rng.standard_normal(5))
-        act_1 = cr.math.tanh(cr.math.dot(x, w_in_1))
-        act_2 = cr.math.tanh(act_1 @ w_1_2)
-        p = cr.Deterministic("p", cr.math.sigmoid(cr.math.dot(act_2, w_2_out)))
-        cr.Bernoulli("out", p=p, observed=y, total_size=len(Y_train))
-    return model
+    return build_moons_model(X_train, Y_train, seed, batch_size=BATCH_SIZE if minibatch else None)
 
 
 def worker(args) -> dict:

@@ -24,14 +24,16 @@ GRID_RESOLUTION = 100
 PHASES = ("build", "fit", "sample", "predictive", "plots")
 
 
-def build_moons_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 42, n_hidden: int = N_HIDDEN):
+def build_moons_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 42, n_hidden: int = N_HIDDEN,
+                      batch_size: int | None = None):
     """The tutorial's network: 2 hidden layers of tanh units, N(0, 1) weights.
 
     Inputs and targets are ``cr.Data`` named ``"x"`` and ``"y"`` so that the
     test set can be swapped in with ``cr.set_data``. The output probability is
     the deterministic ``"p"``; the Bernoulli likelihood ``"out"`` is scaled
     with ``total_size`` as in the tutorial. Initial weights are standard
-    normal draws from ``np.random.default_rng(seed)``.
+    normal draws from ``np.random.default_rng(seed)``. With ``batch_size``
+    the inputs and targets are a ``cr.Minibatch`` of that size (same names).
 
     Returns
     -------
@@ -46,8 +48,11 @@ def build_moons_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 42, 
     init_out = rng.standard_normal(n_hidden)
 
     with cr.Model() as neural_network:
-        ann_input = cr.Data("x", X_train)
-        ann_output = cr.Data("y", y_train)
+        if batch_size is None:
+            ann_input, ann_output = cr.Data("x", X_train), cr.Data("y", y_train)
+        else:
+            ann_input, ann_output = cr.Minibatch(X_train, y_train, batch_size=batch_size, random_seed=seed,
+                                                 names=("x", "y"))
         weights_in_1 = cr.Normal("w_in_1", 0, sigma=1, shape=(n_features, n_hidden), initval=init_1)
         weights_1_2 = cr.Normal("w_1_2", 0, sigma=1, shape=(n_hidden, n_hidden), initval=init_2)
         weights_2_out = cr.Normal("w_2_out", 0, sigma=1, shape=(n_hidden,), initval=init_out)

@@ -10,6 +10,7 @@ import pytest
 import credo as cr
 from credo.data import MinibatchNode, minibatch_fn
 from credo.datasets import make_moons_split
+from credo.demo import build_moons_model
 from credo.errors import DataError
 
 N = 400
@@ -109,20 +110,7 @@ def test_minibatch_errors():
 
 
 def tutorial_model(X_train, Y_train, minibatch: bool):
-    rng = np.random.default_rng(0)
-    with cr.Model() as model:
-        if minibatch:
-            x, y = cr.Minibatch(X_train, Y_train, batch_size=50, random_seed=0, names=("x", "y"))
-        else:
-            x, y = cr.Data("x", X_train), cr.Data("y", Y_train)
-        w_in_1 = cr.Normal("w_in_1", 0, sigma=1, shape=(2, 5), initval=rng.standard_normal((2, 5)))
-        w_1_2 = cr.Normal("w_1_2", 0, sigma=1, shape=(5, 5), initval=rng.standard_normal((5, 5)))
-        w_2_out = cr.Normal("w_2_out", 0, sigma=1, shape=(5,), initval=rng.standard_normal(5))
-        act_1 = cr.math.tanh(cr.math.dot(x, w_in_1))
-        act_2 = cr.math.tanh(act_1 @ w_1_2)
-        p = cr.Deterministic("p", cr.math.sigmoid(cr.math.dot(act_2, w_2_out)))
-        cr.Bernoulli("out", p=p, observed=y, total_size=len(Y_train))
-    return model
+    return build_moons_model(X_train, Y_train, seed=0, batch_size=50 if minibatch else None)
 
 
 @pytest.mark.slow
