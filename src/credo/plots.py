@@ -342,13 +342,7 @@ def plot_data(X: ArrayLike, y: ArrayLike, ax: Axes | None = None, title: str = "
     --------
     >>> figure = plot_data([[0.0, 0.0], [1.0, 1.0]], [0, 1])
     """
-    points = _as_points_2d(X)
-    figure, ax = _figure_and_axes(ax)
-    _scatter_by_class(ax, points, y, "y")
-    ax.set_title(title)
-    ax.set_xlabel("X1")
-    ax.set_ylabel("X2")
-    return figure
+    return _class_scatter_figure(X, y, "y", ax, title)
 
 
 def plot_predicted_labels(
@@ -375,9 +369,13 @@ def plot_predicted_labels(
     --------
     >>> figure = plot_predicted_labels([[0.0, 0.0], [1.0, 1.0]], [1, 1])
     """
+    return _class_scatter_figure(X, labels, "labels", ax, title)
+
+
+def _class_scatter_figure(X: ArrayLike, classes: ArrayLike, what: str, ax: Axes | None, title: str) -> Figure:
     points = _as_points_2d(X)
     figure, ax = _figure_and_axes(ax)
-    _scatter_by_class(ax, points, labels, "labels")
+    _scatter_by_class(ax, points, classes, what)
     ax.set_title(title)
     ax.set_xlabel("X1")
     ax.set_ylabel("X2")
