@@ -118,7 +118,7 @@ def test_progress_fn_counts_up_to_totals(regression_run):
 def test_new_data_reuses_compiled_code(regression_run):
     """Data is an argument of the compiled code: new values, no recompilation."""
     data = make_regression_data(seed=1, shift=3.0)
-    cache_sizes = (nuts._warmup._cache_size(), nuts._sample_chunk._cache_size())
+    cache_sizes = (nuts._warmup(3)._cache_size(), nuts._sample_chunk(3)._cache_size())
     initial_positions = jax.random.normal(jax.random.key(1), (NUM_CHAINS, 3))
     positions, _ = run_nuts(
         jax.random.key(2),
@@ -128,7 +128,7 @@ def test_new_data_reuses_compiled_code(regression_run):
         num_warmup=NUM_WARMUP,
         num_draws=NUM_DRAWS,
     )
-    assert (nuts._warmup._cache_size(), nuts._sample_chunk._cache_size()) == cache_sizes
+    assert (nuts._warmup(3)._cache_size(), nuts._sample_chunk(3)._cache_size()) == cache_sizes
     mean, sd = exact_posterior(data)
     # The shift moves the intercept by about 3; loose check that the new data is used.
     np.testing.assert_allclose(positions.mean(axis=(0, 1)), mean, atol=6 * sd.max())

@@ -84,7 +84,7 @@ class Approximation:
         if key_init not in compiled.cache:  # one compiled call rather than a dozen eager operations
             algorithm = advi(compiled.logdensity_fn, family, optimizer, num_mc)
             init = functools.partial(algorithm.init, whiten=whiten)
-            compiled.cache[key_init] = (jax.jit(init), optimizer)  # keeps the optimizer's id unique
+            compiled.cache[key_init] = (compiled.jit(init), optimizer)  # keeps the optimizer's id unique
         state = compiled.cache[key_init][0](position, std=std, cholesky=cholesky)
         return cls(model, family, optimizer, num_mc, key, state, np.zeros(0, np.float32), chunk_size, batch_fn)
 
@@ -180,7 +180,7 @@ class Approximation:
                 flat = family.sample_fn(key, params, num)
                 return map_in_batches(lambda z: compiled.constrain_fn(z, data), flat, batch_size(data, num))
 
-            cache[key] = jax.jit(draw, static_argnums=3)
+            cache[key] = compiled.jit(draw, static_argnums=3)
         return cache[key]
 
     def _constrained(self, key: jax.Array, draws: int) -> dict:

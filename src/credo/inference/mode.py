@@ -68,7 +68,7 @@ def point_to_position(model: Model, point: Mapping | None = None) -> jax.Array:
 
 def _constrainer(compiled):
     if "constrain" not in compiled.cache:
-        compiled.cache["constrain"] = jax.jit(compiled.constrain_fn)
+        compiled.cache["constrain"] = compiled.jit(compiled.constrain_fn)
     return compiled.cache["constrain"]
 
 

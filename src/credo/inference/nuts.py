@@ -16,7 +16,6 @@ it as a constant.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, NamedTuple
 
 import blackjax
@@ -26,6 +25,7 @@ import numpy as np
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 from blackjax.mcmc.hmc import HMCState
 
+from credo._config import jit_by_size
 from credo.errors import FitError
 
 __all__ = ["NUTSParameters", "run_nuts"]
@@ -71,10 +71,6 @@ class NUTSParameters(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-@partial(
-    jax.jit,
-    static_argnames=("logdensity_fn", "num_warmup", "target_accept", "max_tree_depth"),
-)
 def _warmup(
     keys: jax.Array,
     initial_positions: jax.Array,
@@ -106,7 +102,6 @@ def _warmup(
     return jax.vmap(adapt_one_chain)(keys, initial_positions)
 
 
-@partial(jax.jit, static_argnames=("logdensity_fn",))
 def _initial_states(
     initial_positions: jax.Array, data: Any, *, logdensity_fn: LogDensityFn
 ) -> HMCState:
@@ -117,9 +112,6 @@ def _initial_states(
     )
 
 
-@partial(
-    jax.jit, static_argnames=("logdensity_fn", "num_steps", "max_tree_depth")
-)
 def _sample_chunk(
     chain_keys: jax.Array,
     states: HMCState,
@@ -174,6 +166,11 @@ def _sample_chunk(
         chain_keys, states, parameters.step_size, parameters.inverse_mass_matrix
     )
     return states, positions, stats
+
+
+_warmup = jit_by_size(_warmup, static_argnames=("logdensity_fn", "num_warmup", "target_accept", "max_tree_depth"))
+_initial_states = jit_by_size(_initial_states, static_argnames=("logdensity_fn",))
+_sample_chunk = jit_by_size(_sample_chunk, static_argnames=("logdensity_fn", "num_steps", "max_tree_depth"))
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +288,7 @@ def run_nuts(
     # --- Warm-up: one compiled call (see Notes). ---
     report("warmup", 0, num_warmup)
     if num_warmup > 0:
-        states, parameters = _warmup(
+        states, parameters = _warmup(dimension)(
             jax.random.split(warmup_key, num_chains),
             initial_positions,
             data,
@@ -301,7 +298,7 @@ def run_nuts(
             max_tree_depth=int(max_tree_depth),
         )
     else:
-        states = _initial_states(initial_positions, data, logdensity_fn=logdensity_fn)
+        states = _initial_states(dimension)(initial_positions, data, logdensity_fn=logdensity_fn)
         parameters = NUTSParameters(
             jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype)
         )
@@ -320,7 +317,7 @@ def run_nuts(
     num_done = 0
     while num_done < num_draws:
         num_steps = min(SAMPLING_CHUNK_SIZE, num_draws - num_done)
-        states, positions, stats = _sample_chunk(
+        states, positions, stats = _sample_chunk(dimension)(
             chain_keys,
             states,
             parameters,

@@ -34,7 +34,7 @@ def _constrain_draws(compiled, flat: jax.Array, data) -> dict:
         def run(flat, data):
             return jax.lax.map(lambda z: compiled.constrain_fn(z, data), flat, batch_size=CONSTRAIN_BATCH)
 
-        compiled.cache[key] = jax.jit(run)
+        compiled.cache[key] = compiled.jit(run)
     return compiled.cache[key](flat, data)
 
 
@@ -45,7 +45,7 @@ def _finite_at(compiled):
             value, grad = jax.vmap(jax.value_and_grad(compiled.logdensity_fn), (0, None))(positions, data)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad), axis=-1)
 
-        compiled.cache[key] = jax.jit(finite)
+        compiled.cache[key] = compiled.jit(finite)
     return compiled.cache[key]
 
 

@@ -153,6 +153,13 @@ class CompiledModel:
         jax.eval_shape(probe, dict(data))
         return found
 
+    def jit(self, fn, **kwargs):
+        """``jax.jit(fn, **kwargs)`` with the XLA options for this model's size
+        (see :func:`credo._config.compiler_options`)."""
+        from .._config import jit
+
+        return jit(fn, self.dim, **kwargs)
+
     @property
     def free_names(self) -> list[str]:
         return [info.name for info in self.free]
@@ -272,7 +279,7 @@ class CompiledModel:
     def initial_position(self) -> jax.Array:
         """The model's initial point as a flat unconstrained vector."""
         if "unconstrain" not in self.cache:  # one compiled call rather than a dozen eager operations
-            self.cache["unconstrain"] = jax.jit(self.unconstrain_fn)
+            self.cache["unconstrain"] = self.jit(self.unconstrain_fn)
         return self.cache["unconstrain"](initial_point(self.model), dict(self.model.data_values))
 
 
