@@ -14,6 +14,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
 import numpyro.distributions as ndist
 from numpyro.distributions import constraints
 
@@ -75,7 +76,11 @@ class DistributionSpec:
     integer_params: tuple = ()
 
     def build(self, params: dict) -> ndist.Distribution:
-        return self.build_fn(**params)
+        # credo checks constant parameters itself, once, when the variable is
+        # defined; numpyro's checks would run again, as eager JAX operations
+        # (each compiled on first use), every time a model function is traced.
+        with numpyro.validation_enabled(False):
+            return self.build_fn(**params)
 
 
 # Plain-language descriptions of constraints for error messages.
