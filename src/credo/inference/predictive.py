@@ -43,19 +43,31 @@ def _observed_data(model: Model, names: Sequence[str], predictive: dict) -> dict
 
 
 def _predictive_fn(compiled, names: tuple[str, ...]):
-    key = ("posterior_predictive", names)
-    if key not in compiled.cache:
+    """``run(key, free_values, data, size, samples)``: the predictive draws as one compiled call.
 
-        def run(keys, free_values, data, size):
+    With ``samples`` it first picks that many posterior draws at random
+    without replacement (in their original order); each predictive draw then
+    gets its own key from ``split(key)``.
+    """
+    cache_key = ("posterior_predictive", names)
+    if cache_key not in compiled.cache:
+
+        def run(key, free_values, data, size, samples):
+            if samples is not None:
+                total = jax.tree_util.tree_leaves(free_values)[0].shape[0]
+                chosen = jnp.sort(jax.random.choice(jax.random.fold_in(key, 1), total, (samples,), replace=False))
+                free_values = {name: value[chosen] for name, value in free_values.items()}
+            num = jax.tree_util.tree_leaves(free_values)[0].shape[0]
+
             def one(args):
                 draw_key, values = args
                 out = compiled.forward_sample_fn(draw_key, values, data)
                 return {name: out[name] for name in names}
 
-            return map_in_batches(one, (keys, free_values), size)
+            return map_in_batches(one, (jax.random.split(key, num), free_values), size)
 
-        compiled.cache[key] = jax.jit(run, static_argnums=3)
-    return compiled.cache[key]
+        compiled.cache[cache_key] = compiled.jit(run, static_argnums=(3, 4))
+    return compiled.cache[cache_key]
 
 
 def sample_posterior_predictive(
@@ -111,19 +123,15 @@ def sample_posterior_predictive(
         raise ModelError(f"var_names {unknown} are not observed variables or deterministics; choose from {sorted(known)}.")
     values, (chains, draws) = _posterior_draws(trace, compiled.free_names)
     flat = {name: value.reshape((chains * draws,) + value.shape[2:]) for name, value in values.items()}
-    key = as_key(random_seed)
     total = chains * draws
     if samples is not None:
-        if samples <= 0 or samples > total:
-            raise ValueError(f"samples must be between 1 and the {total} posterior draws; got {samples}.")
-        chosen = np.asarray(jax.random.choice(jax.random.fold_in(key, 1), total, (samples,), replace=False))
-        flat = {name: value[np.sort(chosen)] for name, value in flat.items()}
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 0 < samples <= total:
+            raise ValueError(f"samples must be between 1 and the {total} posterior draws; got {samples!r}.")
         chains, draws = 1, int(samples)
     data = dict(model.data_values)
-    num = chains * draws
-    keys = jax.random.split(key, num)
     run = _predictive_fn(compiled, names)
-    out = run(keys, {k: jnp.asarray(v) for k, v in flat.items()}, data, batch_size(data, num))
+    out = run(as_key(random_seed), flat, data, batch_size(data, chains * draws),
+              None if samples is None else int(samples))
     predictive = {name: np.asarray(v).reshape((chains, draws) + v.shape[1:]) for name, v in out.items()}
     return to_inference_data(posterior_predictive=predictive,
                              observed_data=_observed_data(model, names, predictive) or None)
@@ -160,7 +168,7 @@ def sample_prior_predictive(
     data = dict(model.data_values)
     keys = jax.random.split(as_key(random_seed), int(samples))
     if "prior_predictive" not in compiled.cache:
-        compiled.cache["prior_predictive"] = jax.jit(jax.vmap(compiled.prior_sample_fn, (0, None)))
+        compiled.cache["prior_predictive"] = compiled.jit(jax.vmap(compiled.prior_sample_fn, (0, None)))
     draws = compiled.cache["prior_predictive"](keys, data)
     draws = {name: np.asarray(value)[None] for name, value in draws.items()}
     if var_names is not None:
