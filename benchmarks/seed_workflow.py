@@ -10,6 +10,8 @@ over all of them, and the table reports medians and ratios to credo:
 - ``credo_cold``: the cache off, every function compiled in the run;
 - ``credo_progressbar``: as ``credo`` with the progress bar on;
 - ``jax_hand``: the same ADVI hand-written in JAX + optax (the floor);
+- ``jax_hand_nolib``: that loop compiled with the XLA option credo gives
+  small models (see ``credo._config.compiler_options``);
 - ``numpyro``, ``pymc``: when installed (PyMC in its own environment, see
   ``peers/run_peers.py``).
 
@@ -30,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import run_peers  # noqa: E402
 
-ORDER = ["credo", "credo_cold", "credo_progressbar", "jax_hand", "numpyro", "pymc"]
+ORDER = ["credo", "credo_cold", "credo_progressbar", "jax_hand", "jax_hand_nolib", "numpyro", "pymc"]
 
 
 def machine() -> str:
@@ -63,10 +65,12 @@ def ratios(results: dict) -> list[str]:
                 ratio = a / b if field == "iters_per_s" else b / a
                 parts.append(f"{label} {ratio:.2f}x")
         lines.append(f"- credo vs {name}: " + ", ".join(parts) + " (above 1: credo faster)")
-    hand = medians.get("jax_hand")
-    if hand and credo.get("iters_per_s") and hand.get("iters_per_s"):
-        lines.append(f"- credo's fit time per step over the hand-written loop's: "
-                     f"{hand['iters_per_s'] / credo['iters_per_s']:.3f} (target at most 1.15)")
+    for name, what in (("jax_hand", "the hand-written loop's"),
+                       ("jax_hand_nolib", "the hand-written loop's with credo's XLA option")):
+        hand = medians.get(name)
+        if hand and credo.get("iters_per_s") and hand.get("iters_per_s"):
+            lines.append(f"- credo's fit time per step over {what}: "
+                         f"{hand['iters_per_s'] / credo['iters_per_s']:.3f} (target at most 1.15)")
     bar = medians.get("credo_progressbar")
     if bar and bar.get("fit_s"):
         lines.append(f"- progress bar cost: fit {bar['fit_s']:.2f} s with it, {credo['fit_s']:.2f} s without "

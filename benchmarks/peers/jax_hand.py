@@ -32,6 +32,11 @@ that time is ``fit_compile_s``.  ``iters_per_s`` = iterations in chunks
 first executed chunk is excluded as warm-up.  ``fit_s`` = compile + all
 chunks.
 
+With ``CREDO_BENCH_NO_LIBRARY_DOTS=1`` every function is compiled with the
+XLA option credo uses for small models (matrix products in XLA's own code
+rather than a threaded library; see ``credo._config.compiler_options``), so
+the floor can be compared with and without it.
+
 Prints ONE JSON line on stdout at the end.
 """
 import time
@@ -41,10 +46,17 @@ _T0 = time.perf_counter()  # process start (before heavy imports)
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+from functools import partial  # noqa: E402
 import sys  # noqa: E402
+
+import os  # noqa: E402
 
 import numpy as np  # noqa: E402
 from moons import load_data  # noqa: E402
+
+# The option credo gives small models (credo._config.compiler_options), when asked for.
+JIT_OPTIONS = ({"compiler_options": {"xla_cpu_experimental_ynn_fusion_type": ""}}
+               if os.environ.get("CREDO_BENCH_NO_LIBRARY_DOTS") == "1" else {})
 
 N_HIDDEN = 5
 N_DRAWS = 5000
@@ -166,7 +178,7 @@ def main(argv=None):
 
     # ------------------------------------------------------------------ fit
     t_fit = time.perf_counter()
-    compiled = jax.jit(run_chunk).lower(params0, opt_state0, jnp.int32(0), Xtr, ytr).compile()
+    compiled = jax.jit(run_chunk, **JIT_OPTIONS).lower(params0, opt_state0, jnp.int32(0), Xtr, ytr).compile()
     fit_compile_s = time.perf_counter() - t_fit
     params, opt_state = params0, opt_state0
     chunk_times, chunk_iters, losses = [], [], []
@@ -190,7 +202,7 @@ def main(argv=None):
     # --------------------------------------------------------------- sample
     t = time.perf_counter()
 
-    @jax.jit
+    @partial(jax.jit, **JIT_OPTIONS)
     def sample(params, k):
         mu, std = params[:D], jax.nn.softplus(params[D:])
         return mu + std * jax.random.normal(k, (N_DRAWS, D), f32)
@@ -203,7 +215,7 @@ def main(argv=None):
     t = time.perf_counter()
     Xte = jnp.asarray(X_test, f32)  # "swap the data for the test set"
 
-    @jax.jit
+    @partial(jax.jit, **JIT_OPTIONS)
     def predictive(z, X, k):
         p = jax.nn.sigmoid(jax.vmap(lambda zz: logits(zz, X))(z))
         return jax.random.bernoulli(k, p).astype(jnp.int8)

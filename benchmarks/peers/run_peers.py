@@ -45,6 +45,9 @@ PEERS = {
     "credo_cold": {**_CREDO, "disk_cache": False, "env": {**_SRC, "CREDO_COMPILATION_CACHE": "0"}},
     "credo_progressbar": {**_CREDO, "env": {**_SRC, "CREDO_BENCH_PROGRESS": "1"}},
     "jax_hand": {"script": "jax_hand.py", "module": "jax", "disk_cache": False},
+    # the same loop compiled with the XLA option credo gives small models
+    "jax_hand_nolib": {"script": "jax_hand.py", "module": "jax", "disk_cache": False,
+                       "env": {"CREDO_BENCH_NO_LIBRARY_DOTS": "1"}},
     "numpyro": {"script": "numpyro_tutorial.py", "module": "numpyro", "disk_cache": False},
     "pymc": {"script": "pymc_tutorial.py", "module": "pymc", "disk_cache": True},
 }
