@@ -10,7 +10,6 @@ a Gaussian approximation of the posterior.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -19,6 +18,7 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
+from credo._config import jit_by_size
 from credo.errors import FitError
 
 __all__ = ["MAPResult", "laplace_cholesky", "laplace_covariance", "optimize_lbfgs"]
@@ -53,7 +53,6 @@ class MAPResult(NamedTuple):
     grad_norm: jax.Array
 
 
-@partial(jax.jit, static_argnames=("logdensity_fn", "maxiter"))
 def _lbfgs(
     initial_position: jax.Array,
     data: Any,
@@ -181,7 +180,7 @@ def optimize_lbfgs(
         )
     if maxiter < 1:
         raise FitError(f"optimize_lbfgs: maxiter must be at least 1, got {maxiter}.")
-    return _lbfgs(
+    return _lbfgs(initial_position.shape[0])(
         initial_position,
         data,
         jnp.asarray(tolerance, initial_position.dtype),
@@ -190,8 +189,7 @@ def optimize_lbfgs(
     )
 
 
-@partial(jax.jit, static_argnames=("logdensity_fn",))
-def _negative_hessian_cholesky(
+def _hessian_and_cholesky(
     position: jax.Array, data: Any, *, logdensity_fn: LogDensityFn
 ) -> tuple[jax.Array, jax.Array]:
     """Symmetrised negative Hessian and its lower Cholesky factor (NaN if not PD)."""
@@ -200,18 +198,20 @@ def _negative_hessian_cholesky(
     return precision, jnp.linalg.cholesky(precision)
 
 
-@partial(jax.jit, static_argnames=("logdensity_fn",))
 def _laplace(
     position: jax.Array, data: Any, *, logdensity_fn: LogDensityFn
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Covariance, its Cholesky factor, and that of the precision."""
-    _, precision_cholesky = _negative_hessian_cholesky(
-        position, data, logdensity_fn=logdensity_fn
-    )
+    _, precision_cholesky = _hessian_and_cholesky(position, data, logdensity_fn=logdensity_fn)
     identity = jnp.eye(position.shape[0], dtype=precision_cholesky.dtype)
     covariance = jax.scipy.linalg.cho_solve((precision_cholesky, True), identity)
     covariance = 0.5 * (covariance + covariance.T)
     return covariance, jnp.linalg.cholesky(covariance), precision_cholesky
+
+
+_lbfgs = jit_by_size(_lbfgs, static_argnames=("logdensity_fn", "maxiter"))
+_negative_hessian_cholesky = jit_by_size(_hessian_and_cholesky, static_argnames=("logdensity_fn",))
+_laplace = jit_by_size(_laplace, static_argnames=("logdensity_fn",))
 
 
 def _checked_laplace(
@@ -225,14 +225,14 @@ def _checked_laplace(
             f"{caller}: position must be a flat 1-D array, "
             f"got shape {tuple(position.shape)}."
         )
-    covariance, covariance_cholesky, precision_cholesky = _laplace(
+    covariance, covariance_cholesky, precision_cholesky = _laplace(position.shape[0])(
         position, data, logdensity_fn=logdensity_fn
     )
     if not (
         np.all(np.isfinite(precision_cholesky))
         and np.all(np.isfinite(covariance_cholesky))
     ):
-        precision, _ = _negative_hessian_cholesky(
+        precision, _ = _negative_hessian_cholesky(position.shape[0])(
             position, data, logdensity_fn=logdensity_fn
         )
         eigenvalues = np.linalg.eigvalsh(np.asarray(precision, dtype=np.float64))
