@@ -19,7 +19,11 @@ def as_key(random_seed) -> jax.Array:
             return random_seed
         return jax.random.wrap_key_data(random_seed)
     if isinstance(random_seed, (int, np.integer)):
-        return jax.random.key(int(random_seed))
+        seed = int(random_seed)
+        if 0 <= seed < 2**32 and jax.config.jax_default_prng_impl == "threefry2x32":
+            # The key jax.random.key(seed) makes, without compiling its seeding program.
+            return jax.random.wrap_key_data(np.array([0, seed], np.uint32))
+        return jax.random.key(seed)
     raise TypeError(f"random_seed must be an int, a JAX key or None; got {type(random_seed).__name__}.")
 
 
