@@ -163,6 +163,7 @@ def test_tutorial_model_builds():
     compiled = nn.compile()
     assert compiled.dim == 10 + 25 + 5
     np.testing.assert_allclose(compiled.initial_position(), np.concatenate([i.ravel() for i in inits]), rtol=1e-6)
+    assert compiled.initial_position().dtype == jnp.zeros(()).dtype
 
 
 def test_tutorial_logdensity_and_gradient_under_jit():

@@ -278,9 +278,13 @@ class CompiledModel:
 
     def initial_position(self) -> jax.Array:
         """The model's initial point as a flat unconstrained vector."""
+        point = initial_point(self.model)
+        if not any(info.transformed for info in self.free):  # nothing to transform: no program to compile
+            dtype = jnp.zeros(()).dtype
+            return jnp.asarray(np.concatenate([np.ravel(point[info.name]).astype(dtype) for info in self.free]))
         if "unconstrain" not in self.cache:  # one compiled call rather than a dozen eager operations
             self.cache["unconstrain"] = self.jit(self.unconstrain_fn)
-        return self.cache["unconstrain"](initial_point(self.model), dict(self.model.data_values))
+        return self.cache["unconstrain"](point, dict(self.model.data_values))
 
 
 def compile_model(model) -> CompiledModel:
