@@ -277,6 +277,29 @@ def test_set_data_is_atomic(data_model):
     assert model.data_values["a"].shape == (5, 2)
 
 
+@pytest.mark.parametrize("rows", [1, 4])
+def test_inputs_swapped_without_their_targets(rows):
+    """One row of inputs would broadcast against the ten targets; four would not."""
+    with cr.Model() as model:
+        x = cr.Data("x", np.zeros((10, 3)))
+        y = cr.Data("y", np.zeros(10))
+        w = cr.Normal("w", 0, 1, shape=3)
+        cr.Normal("obs", x @ w, 1, observed=y)
+        cr.set_data({"x": np.ones((rows, 3))})
+        with raises_credo(ObservedError, "'obs'", "(10,)", f"({rows},)"):
+            cr.fit(n=10, progressbar=False)
+        cr.set_data({"x": np.ones((rows, 3)), "y": np.ones(rows)})
+        assert cr.fit(n=10, progressbar=False).hist.shape == (10,)
+
+
+def test_scalar_likelihood_still_broadcasts_over_observations():
+    with cr.Model() as model:
+        mu = cr.Normal("mu", 0, 1)
+        cr.Normal("y", mu, 1, observed=np.zeros(7))
+        assert cr.fit(n=10, progressbar=False).hist.shape == (10,)
+    assert model.logp({"mu": 0.0}) == pytest.approx(-8 * 0.5 * np.log(2 * np.pi))
+
+
 def test_set_data_nan(data_model):
     bad = np.zeros((4, 3))
     bad[1, 2] = np.nan

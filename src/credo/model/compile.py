@@ -373,7 +373,10 @@ def check_data(model) -> None:
 
     Compares, by shape alone, each observed variable's data with the shape of
     its likelihood under the current Data values (e.g. inputs swapped for a
-    test set but not the targets).
+    test set but not the targets). A dimension the likelihood's parameters
+    set when the variable was defined (the rows of a regression) must match
+    the data exactly: one row of inputs against 500 targets would broadcast,
+    and fit 500 copies of that row.
     """
     compiled = model.compile()
     found = {}
@@ -383,15 +386,21 @@ def check_data(model) -> None:
         compiled._constrain_into(position, values, cache)
         for rv in compiled._observed_rvs:
             d = _distribution(rv, values, cache)
-            found[rv.name] = (tuple(d.batch_shape) + tuple(d.event_shape), tuple(values[rv.name].shape))
+            found[rv] = (tuple(d.batch_shape), tuple(d.event_shape), tuple(values[rv.name].shape))
         return jnp.zeros(())
 
     jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype), dict(model.data_values))
-    for name, (likelihood_shape, observed_shape) in found.items():
+    for rv, (batch, event, observed_shape) in found.items():
+        likelihood_shape = batch + event
         try:
             np.broadcast_shapes(likelihood_shape, observed_shape)
+            observed_batch = observed_shape[: len(observed_shape) - len(event)]
+            defined = rv.param_batch_shape or ()
+            for i in range(1, min(len(defined), len(batch), len(observed_batch)) + 1):
+                if defined[-i] != 1 and batch[-i] != observed_batch[-i]:
+                    raise ValueError
         except ValueError:
             raise ObservedError(
-                f"observed variable {name!r}: its data have shape {observed_shape} but its likelihood has shape "
+                f"observed variable {rv.name!r}: its data have shape {observed_shape} but its likelihood has shape "
                 f"{likelihood_shape} under the current data; set_data the matching observed values too."
             ) from None
