@@ -43,30 +43,21 @@ def _observed_data(model: Model, names: Sequence[str], predictive: dict) -> dict
 
 
 def _predictive_fn(compiled, names: tuple[str, ...]):
-    """``run(key, free_values, data, size, samples)``: the predictive draws as one compiled call.
-
-    With ``samples`` it first picks that many posterior draws at random
-    without replacement (in their original order); each predictive draw then
-    gets its own key from ``split(key)``.
-    """
+    """``run(key, free_values, data, size)``: one predictive draw per posterior draw,
+    each with its own key from ``split(key)``, as one compiled call."""
     cache_key = ("posterior_predictive", names)
     if cache_key not in compiled.cache:
 
-        def run(key, free_values, data, size, samples):
-            if samples is not None:
-                total = jax.tree_util.tree_leaves(free_values)[0].shape[0]
-                chosen = jnp.sort(jax.random.choice(jax.random.fold_in(key, 1), total, (samples,), replace=False))
-                free_values = {name: value[chosen] for name, value in free_values.items()}
-            num = jax.tree_util.tree_leaves(free_values)[0].shape[0]
-
+        def run(key, free_values, data, size):
             def one(args):
                 draw_key, values = args
                 out = compiled.forward_sample_fn(draw_key, values, data)
                 return {name: out[name] for name in names}
 
+            num = jax.tree_util.tree_leaves(free_values)[0].shape[0]
             return map_in_batches(one, (jax.random.split(key, num), free_values), size)
 
-        compiled.cache[cache_key] = compiled.jit(run, static_argnums=(3, 4))
+        compiled.cache[cache_key] = compiled.jit(run, static_argnums=3)
     return compiled.cache[cache_key]
 
 
@@ -123,15 +114,19 @@ def sample_posterior_predictive(
         raise ModelError(f"var_names {unknown} are not observed variables or deterministics; choose from {sorted(known)}.")
     values, (chains, draws) = _posterior_draws(trace, compiled.free_names)
     flat = {name: value.reshape((chains * draws,) + value.shape[2:]) for name, value in values.items()}
+    key = as_key(random_seed)
     total = chains * draws
     if samples is not None:
         if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 0 < samples <= total:
             raise ValueError(f"samples must be between 1 and the {total} posterior draws; got {samples!r}.")
+        # Which draws to use is decided on the host, with numpy seeded by the key: no program to compile.
+        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+        chosen = np.sort(rng.choice(total, int(samples), replace=False))
+        flat = {name: value[chosen] for name, value in flat.items()}
         chains, draws = 1, int(samples)
     data = dict(model.data_values)
     run = _predictive_fn(compiled, names)
-    out = run(as_key(random_seed), flat, data, batch_size(data, chains * draws),
-              None if samples is None else int(samples))
+    out = run(key, flat, data, batch_size(data, chains * draws))
     predictive = {name: np.asarray(v).reshape((chains, draws) + v.shape[1:]) for name, v in out.items()}
     return to_inference_data(posterior_predictive=predictive,
                              observed_data=_observed_data(model, names, predictive) or None)
