@@ -27,19 +27,27 @@ def arguments():
             jnp.asarray(rng.standard_normal((5, 5)), jnp.float32))
 
 
+def test_model_size_is_parameters_times_rows():
+    data = {"x": np.zeros((500, 2)), "y": np.zeros(500), "scale": np.float32(2.0)}
+    assert _config.model_size(40, data) == 40 * 500
+    assert _config.model_size(40, data, batch_rows={"x": 50, "y": 50}) == 40 * 50
+    assert _config.model_size(10, {}) == 10
+    assert _config.model_size(3, (np.zeros((7, 2)), [np.zeros(9)])) == 27  # any pytree of arrays
+
+
 @needs_option
 def test_small_models_compile_their_products_without_the_library():
-    assert _config.compiler_options(40) == {OPTION: ""}
-    assert _config.compiler_options(_config.SMALL_MODEL_DIM) == {OPTION: ""}
+    assert _config.compiler_options(40 * 500) == {OPTION: ""}
+    assert _config.compiler_options(_config.SMALL_MODEL_SIZE) == {OPTION: ""}
     args = arguments()
     assert "ynn" in jax.jit(net).lower(*args).compile().as_text()  # the library, by default
     assert "ynn" not in _config.jit(net, 40).lower(*args).compile().as_text()
 
 
 def test_large_models_keep_the_defaults():
-    assert _config.compiler_options(_config.SMALL_MODEL_DIM + 1) == {}
+    assert _config.compiler_options(_config.SMALL_MODEL_SIZE + 1) == {}
     args = arguments()
-    assert _config.jit(net, 10**6).lower(*args).compile().as_text() == jax.jit(net).lower(*args).compile().as_text()
+    assert _config.jit(net, 10**7).lower(*args).compile().as_text() == jax.jit(net).lower(*args).compile().as_text()
 
 
 def test_the_options_change_no_result():
@@ -52,9 +60,9 @@ def test_the_options_change_no_result():
 def test_jit_by_size_compiles_once_per_set_of_options():
     for_dim = _config.jit_by_size(net)
     assert for_dim(10) is for_dim(40)
-    assert for_dim(10**6) is for_dim(10**7)
+    assert for_dim(10**7) is for_dim(10**8)
     args = arguments()
-    np.testing.assert_allclose(for_dim(10)(*args), for_dim(10**6)(*args), rtol=1e-5)
+    np.testing.assert_allclose(for_dim(10)(*args), for_dim(10**7)(*args), rtol=1e-5)
 
 
 @needs_option
@@ -69,3 +77,17 @@ def test_the_tutorial_fit_is_compiled_without_the_library():
     text = runner.lower(approx.state, jnp.asarray(True), approx.key, approx.model_data(),
                         jnp.asarray(10, jnp.int32)).compile().as_text()
     assert "dot" in text and "ynn" not in text
+
+
+@needs_option
+def test_a_model_on_many_rows_keeps_the_library():
+    rng = np.random.default_rng(0)
+    with cr.Model() as model:
+        x = cr.Data("x", rng.standard_normal((5000, 8)))
+        w = cr.Normal("w", 0, 1, shape=(8, 50))
+        v = cr.Normal("v", 0, 1, shape=50)
+        cr.Normal("y", cr.math.tanh(x @ w) @ v, 1, observed=rng.standard_normal(5000))
+    compiled = model.compile()
+    assert _config.model_size(compiled.dim, model.data_values) == 450 * 5000
+    logdensity = compiled.jit(lambda z: compiled.logdensity_fn(z, model.data_values))
+    assert "ynn" in logdensity.lower(jnp.zeros(compiled.dim)).compile().as_text()

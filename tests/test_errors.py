@@ -280,7 +280,7 @@ def test_set_data_is_atomic(data_model):
 @pytest.mark.parametrize("rows", [1, 4])
 def test_inputs_swapped_without_their_targets(rows):
     """One row of inputs would broadcast against the ten targets; four would not."""
-    with cr.Model() as model:
+    with cr.Model():
         x = cr.Data("x", np.zeros((10, 3)))
         y = cr.Data("y", np.zeros(10))
         w = cr.Normal("w", 0, 1, shape=3)

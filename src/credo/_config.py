@@ -18,8 +18,10 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any, Mapping
 
 import jax
+import numpy as np
 
 _applied = False
 
@@ -70,26 +72,42 @@ def _import_arviz() -> None:
         pass
 
 
-#: Models with at most this many unconstrained parameters get :func:`compiler_options`.
-SMALL_MODEL_DIM = 4096
+#: Models whose size (:func:`model_size`) is at most this get :func:`compiler_options`.
+SMALL_MODEL_SIZE = 1 << 20
 
 # XLA:CPU hands matrix products to a library (YNNPACK) that splits them across threads.
 _LIBRARY_DOTS_OFF = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 
-def compiler_options(dim: int) -> dict:
-    """XLA options for the compiled programs of a model with ``dim`` parameters.
+def model_size(dim: int, data: Any = None, batch_rows: Mapping[str, int] | None = None) -> int:
+    """Parameters times the rows of data one evaluation of the log density sees.
+
+    For a neural network this is about the multiply-adds of one evaluation.
+    ``batch_rows`` gives the batch size of arrays read in minibatches.
+    """
+    batch_rows = batch_rows or {}
+    if isinstance(data, Mapping):
+        rows = [batch_rows.get(name, np.shape(value)[0]) for name, value in data.items() if np.ndim(value) > 0]
+    else:
+        rows = [np.shape(leaf)[0] for leaf in jax.tree_util.tree_leaves(data) if np.ndim(leaf) > 0]
+    return int(dim) * max(rows, default=1)
+
+
+def compiler_options(size: int) -> dict:
+    """XLA options for the compiled programs of a model of this :func:`model_size`.
 
     On the CPU, XLA hands matrix products to a library that splits each
     product across threads. For a small network the hand-offs cost more than
-    the arithmetic: the tutorial's 2-5-5-1 network fits 1.7x as many steps
-    per second with XLA's own code for the products (a 2-50-50-1 network on
-    500 rows 1.13x; wide layers of 100 units or more run 0-17% faster with the
-    library). So models with at most :data:`SMALL_MODEL_DIM` parameters are
-    compiled without it. Empty on other backends, and where this jaxlib does
-    not know the option.
+    the arithmetic. Gradient steps per second with XLA's own code for the
+    products, against the library, on two cores: the tutorial's 2-5-5-1
+    network on 500 rows (size 20,000) 1.7x; one layer of 50 units on 927 rows
+    (the UCI concrete data, size 460,000) 1.8x; on 2,000 rows (size 1e6)
+    1.04x; on 4,000 and 7,373 rows (kin8nm, size 3.7e6) 0.80x and 0.87x;
+    wide layers of 100-1,000 units 0.83-1.0x. So models up to
+    :data:`SMALL_MODEL_SIZE` are compiled without the library. Empty on
+    other backends, and where this jaxlib does not know the option.
     """
-    if dim > SMALL_MODEL_DIM or not _library_dots_option_known():
+    if size > SMALL_MODEL_SIZE or not _library_dots_option_known():
         return {}
     return dict(_LIBRARY_DOTS_OFF)
 
@@ -106,9 +124,9 @@ def _library_dots_option_known() -> bool:
     return True
 
 
-def jit(fn, dim: int, **kwargs):
-    """``jax.jit(fn, **kwargs)`` with the :func:`compiler_options` of a model with ``dim`` parameters."""
-    options = compiler_options(dim)
+def jit(fn, size: int, **kwargs):
+    """``jax.jit(fn, **kwargs)`` with the :func:`compiler_options` of a model of this :func:`model_size`."""
+    options = compiler_options(size)
     if options:
         kwargs["compiler_options"] = options
     return jax.jit(fn, **kwargs)
@@ -116,14 +134,14 @@ def jit(fn, dim: int, **kwargs):
 
 def jit_by_size(fn, **kwargs):
     """``fn`` jitted once per set of :func:`compiler_options`, for module-level
-    programs that serve models of any size: ``jit_by_size(fn)(dim)`` is the
-    jitted ``fn`` for a model with ``dim`` parameters."""
+    programs that serve models of any size: ``jit_by_size(fn)(size)`` is the
+    jitted ``fn`` for a model of this :func:`model_size`."""
     variants = {}
 
-    def for_dim(dim: int):
-        key = tuple(sorted(compiler_options(dim).items()))
+    def for_size(size: int):
+        key = tuple(sorted(compiler_options(size).items()))
         if key not in variants:
-            variants[key] = jit(fn, dim, **kwargs)
+            variants[key] = jit(fn, size, **kwargs)
         return variants[key]
 
-    return for_dim
+    return for_size

@@ -18,7 +18,7 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
-from credo._config import jit_by_size
+from credo._config import jit_by_size, model_size
 from credo.errors import FitError
 
 __all__ = ["MAPResult", "laplace_cholesky", "laplace_covariance", "optimize_lbfgs"]
@@ -180,7 +180,7 @@ def optimize_lbfgs(
         )
     if maxiter < 1:
         raise FitError(f"optimize_lbfgs: maxiter must be at least 1, got {maxiter}.")
-    return _lbfgs(initial_position.shape[0])(
+    return _lbfgs(model_size(initial_position.shape[0], data))(
         initial_position,
         data,
         jnp.asarray(tolerance, initial_position.dtype),
@@ -225,14 +225,14 @@ def _checked_laplace(
             f"{caller}: position must be a flat 1-D array, "
             f"got shape {tuple(position.shape)}."
         )
-    covariance, covariance_cholesky, precision_cholesky = _laplace(position.shape[0])(
+    covariance, covariance_cholesky, precision_cholesky = _laplace(model_size(position.shape[0], data))(
         position, data, logdensity_fn=logdensity_fn
     )
     if not (
         np.all(np.isfinite(precision_cholesky))
         and np.all(np.isfinite(covariance_cholesky))
     ):
-        precision, _ = _negative_hessian_cholesky(position.shape[0])(
+        precision, _ = _negative_hessian_cholesky(model_size(position.shape[0], data))(
             position, data, logdensity_fn=logdensity_fn
         )
         eigenvalues = np.linalg.eigvalsh(np.asarray(precision, dtype=np.float64))

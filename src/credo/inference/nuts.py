@@ -25,7 +25,7 @@ import numpy as np
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 from blackjax.mcmc.hmc import HMCState
 
-from credo._config import jit_by_size
+from credo._config import jit_by_size, model_size
 from credo.errors import FitError
 
 __all__ = ["NUTSParameters", "run_nuts"]
@@ -281,6 +281,7 @@ def run_nuts(
         )
 
     num_chains, dimension = initial_positions.shape
+    size = model_size(dimension, data)
     dtype = initial_positions.dtype
     report = progress_fn if progress_fn is not None else (lambda *args: None)
     warmup_key, sampling_key = jax.random.split(key)
@@ -288,7 +289,7 @@ def run_nuts(
     # --- Warm-up: one compiled call (see Notes). ---
     report("warmup", 0, num_warmup)
     if num_warmup > 0:
-        states, parameters = _warmup(dimension)(
+        states, parameters = _warmup(size)(
             jax.random.split(warmup_key, num_chains),
             initial_positions,
             data,
@@ -298,7 +299,7 @@ def run_nuts(
             max_tree_depth=int(max_tree_depth),
         )
     else:
-        states = _initial_states(dimension)(initial_positions, data, logdensity_fn=logdensity_fn)
+        states = _initial_states(size)(initial_positions, data, logdensity_fn=logdensity_fn)
         parameters = NUTSParameters(
             jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype)
         )
@@ -317,7 +318,7 @@ def run_nuts(
     num_done = 0
     while num_done < num_draws:
         num_steps = min(SAMPLING_CHUNK_SIZE, num_draws - num_done)
-        states, positions, stats = _sample_chunk(dimension)(
+        states, positions, stats = _sample_chunk(size)(
             chain_keys,
             states,
             parameters,

@@ -155,10 +155,11 @@ class CompiledModel:
 
     def jit(self, fn, **kwargs):
         """``jax.jit(fn, **kwargs)`` with the XLA options for this model's size
-        (see :func:`credo._config.compiler_options`)."""
-        from .._config import jit
+        under its current data (see :func:`credo._config.compiler_options`)."""
+        from .._config import jit, model_size
 
-        return jit(fn, self.dim, **kwargs)
+        batch_rows = {name: group.batch_size for group in self.model.minibatches for name in group.names}
+        return jit(fn, model_size(self.dim, self.model.data_values, batch_rows), **kwargs)
 
     @property
     def free_names(self) -> list[str]:
