@@ -392,16 +392,20 @@ def check_data(model) -> None:
 
     jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype), dict(model.data_values))
     for rv, (batch, event, observed_shape) in found.items():
-        likelihood_shape = batch + event
-        try:
-            np.broadcast_shapes(likelihood_shape, observed_shape)
-            observed_batch = observed_shape[: len(observed_shape) - len(event)]
-            defined = rv.param_batch_shape or ()
-            for i in range(1, min(len(defined), len(batch), len(observed_batch)) + 1):
-                if defined[-i] != 1 and batch[-i] != observed_batch[-i]:
-                    raise ValueError
-        except ValueError:
+        if not _data_fit(batch, event, observed_shape, rv.param_batch_shape or ()):
             raise ObservedError(
                 f"observed variable {rv.name!r}: its data have shape {observed_shape} but its likelihood has shape "
-                f"{likelihood_shape} under the current data; set_data the matching observed values too."
-            ) from None
+                f"{batch + event} under the current data; set_data the matching observed values too."
+            )
+
+
+def _data_fit(batch: tuple, event: tuple, observed_shape: tuple, defined_batch: tuple) -> bool:
+    """Whether observed data of ``observed_shape`` fit a likelihood of that batch and event shape:
+    they broadcast, and match exactly in the dimensions its parameters set when it was defined."""
+    try:
+        np.broadcast_shapes(batch + event, observed_shape)
+    except ValueError:
+        return False
+    observed_batch = observed_shape[: len(observed_shape) - len(event)]
+    shared = min(len(defined_batch), len(batch), len(observed_batch))
+    return all(batch[-i] == observed_batch[-i] for i in range(1, shared + 1) if defined_batch[-i] != 1)
