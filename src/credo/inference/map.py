@@ -53,6 +53,16 @@ class MAPResult(NamedTuple):
     grad_norm: jax.Array
 
 
+def _flat_position(position: Any, what: str) -> jax.Array:
+    """``position`` as a flat floating array, else a FitError naming ``what``."""
+    position = jnp.asarray(position)
+    if not jnp.issubdtype(position.dtype, jnp.floating):
+        position = position.astype(jnp.result_type(float))
+    if position.ndim != 1:
+        raise FitError(f"{what} must be a flat 1-D array, got shape {tuple(position.shape)}.")
+    return position
+
+
 def _lbfgs(
     initial_position: jax.Array,
     data: Any,
@@ -170,14 +180,7 @@ def optimize_lbfgs(
     >>> bool(result.converged), result.position.round(4).tolist()
     (True, [1.0, -2.0])
     """
-    initial_position = jnp.asarray(initial_position)
-    if not jnp.issubdtype(initial_position.dtype, jnp.floating):
-        initial_position = initial_position.astype(jnp.result_type(float))
-    if initial_position.ndim != 1:
-        raise FitError(
-            "optimize_lbfgs: initial_position must be a flat 1-D array, "
-            f"got shape {tuple(initial_position.shape)}."
-        )
+    initial_position = _flat_position(initial_position, "optimize_lbfgs: initial_position")
     if maxiter < 1:
         raise FitError(f"optimize_lbfgs: maxiter must be at least 1, got {maxiter}.")
     return _lbfgs(model_size(initial_position.shape[0], data))(
@@ -217,14 +220,7 @@ _laplace = jit_by_size(_laplace, static_argnames=("logdensity_fn",))
 def _checked_laplace(
     logdensity_fn: LogDensityFn, position: jax.Array, data: Any, caller: str
 ) -> tuple[jax.Array, jax.Array]:
-    position = jnp.asarray(position)
-    if not jnp.issubdtype(position.dtype, jnp.floating):
-        position = position.astype(jnp.result_type(float))
-    if position.ndim != 1:
-        raise FitError(
-            f"{caller}: position must be a flat 1-D array, "
-            f"got shape {tuple(position.shape)}."
-        )
+    position = _flat_position(position, f"{caller}: position")
     covariance, covariance_cholesky, precision_cholesky = _laplace(model_size(position.shape[0], data))(
         position, data, logdensity_fn=logdensity_fn
     )
