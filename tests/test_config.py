@@ -8,6 +8,7 @@ import pytest
 import credo as cr
 from credo import _config
 from credo.demo import build_moons_model
+from credo.inference.programs import ADVIChunk
 
 OPTION = "xla_cpu_experimental_ynn_fusion_type"
 
@@ -57,14 +58,6 @@ def test_the_options_change_no_result():
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_jit_by_size_compiles_once_per_set_of_options():
-    for_dim = _config.jit_by_size(net)
-    assert for_dim(10) is for_dim(40)
-    assert for_dim(10**7) is for_dim(10**8)
-    args = arguments()
-    np.testing.assert_allclose(for_dim(10)(*args), for_dim(10**7)(*args), rtol=1e-5)
-
-
 @needs_option
 def test_the_tutorial_fit_is_compiled_without_the_library():
     from credo.datasets import make_moons_split
@@ -73,8 +66,10 @@ def test_the_tutorial_fit_is_compiled_without_the_library():
     model = build_moons_model(X_train, Y_train)
     with model:
         approx = cr.fit(n=10, random_seed=0, progressbar=False, chunk_size=10)
-    runner = next(value[0] for key, value in model.compile().cache.items() if key[0] == "advi")
-    text = runner.lower(approx.state, jnp.asarray(True), approx.key, approx.model_data(),
+    compiled = model.compile()
+    spec = next(spec for spec in compiled.programs.specs() if isinstance(spec, ADVIChunk))
+    runner = compiled.programs.get(spec, compiled)
+    text = runner.lower(approx.state, jnp.asarray(True), approx.key, dict(model.data_values),
                         jnp.asarray(10, jnp.int32)).compile().as_text()
     assert "dot" in text and "ynn" not in text
 

@@ -8,24 +8,27 @@ Examples
 ...     y = cr.Normal("y", mu, sigma=1, observed=np.array([0.3, -0.1]))
 """
 
-from . import errors
+import importlib as _importlib
+
+from . import _config, errors
+from ._config import config
+from ._version import __version__  # noqa: F401 - the package version
 from . import callbacks, nn
 from .data import Minibatch
-from .inference.io import load_approximation
-from .inference.mode import find_MAP
-from .inference.sampling import sample
 from .distributions import (
     Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Exponential, Flat, Gamma, HalfCauchy, HalfFlat,
     HalfNormal, HalfStudentT, InverseGamma, Laplace, LogNormal, MvNormal, Normal, Poisson, StudentT, Uniform,
 )
-from .inference.approximation import Approximation
+from .inference.approximation import Approximation, load_approximation
 from .inference.fit import ADVI, FullRankADVI, LowRankADVI, fit
+from .inference.mode import find_MAP
 from .inference.optimizers import adagrad_window
 from .inference.predictive import sample_posterior_predictive, sample_prior_predictive
+from .inference.sampling import sample
 from .model import math
 from .model.core import Data, Deterministic, Model, Potential, modelcontext, set_data
 
-__version__ = "0.1.0"
+_config.apply_at_import()
 
 __all__ = [
     "Model", "Data", "Deterministic", "Potential", "modelcontext", "set_data", "math", "errors",
@@ -34,5 +37,15 @@ __all__ = [
     "Categorical", "MvNormal", "Dirichlet",
     "fit", "ADVI", "FullRankADVI", "LowRankADVI", "Approximation", "adagrad_window",
     "sample_posterior_predictive", "sample_prior_predictive",
-    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn",
+    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn", "config",
+    "metrics", "plots", "datasets",
 ]
+
+#: Public submodules loaded on first use (they import matplotlib or scikit-learn).
+_LAZY_SUBMODULES = ("metrics", "plots", "datasets")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'credo' has no attribute {name!r}")

@@ -1,18 +1,32 @@
-"""Process-wide settings credo applies lazily, on first compile.
+"""Process-wide settings, all in one place: :func:`config`.
 
-credo keeps JAX's persistent compilation cache on by default, so that a
-model compiled once is loaded from disk in later processes instead of being
-compiled again (a fresh process then fits in a fraction of the time). The
-cache lives in ``~/.cache/credo/jax`` (or ``$XDG_CACHE_HOME/credo/jax``);
-set ``CREDO_COMPILATION_CACHE`` to another folder, or to ``0`` to turn it
-off. A cache folder the user already gave JAX is left as it is.
+credo applies its settings once, when it is imported, and again only when
+:func:`config` is called; nothing changes them in the middle of a run.
 
-Programs of small models are compiled with XLA options of their own (see
-:func:`compiler_options`).
+``compilation_cache``
+    JAX's persistent compilation cache, so that a model compiled once loads
+    from disk in later processes instead of being compiled again. Default:
+    ``~/.cache/credo/jax`` (or ``$XDG_CACHE_HOME/credo/jax``); the
+    environment variable ``CREDO_COMPILATION_CACHE`` sets another folder, or
+    ``0`` to turn it off. A cache folder the user already gave JAX is left as
+    it is. While the cache is credo's, every program compiled in the process
+    is cached (JAX's minimum compile time and entry size are set to 0:
+    credo's programs compile in well under JAX's default threshold of one
+    second).
+``small_model_xla``
+    Compile the programs of small models without XLA's threaded
+    matrix-product library on the CPU (see :func:`compiler_options`).
+``program_cache_size``
+    How many compiled programs each model keeps (least recently used dropped
+    first; see :class:`credo.model.programs.ProgramCache`).
+``prefetch_arviz``
+    Import arviz in a background thread when the first fit starts, so that
+    the import overlaps with compiling (once per process).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -22,46 +36,154 @@ from typing import Any, Mapping
 
 import jax
 import numpy as np
+from jax.experimental.compilation_cache import compilation_cache as _jax_cache
 
-_applied = False
+from .errors import ConfigError
+
+__all__ = ["config", "settings", "compiler_options", "model_size", "jit", "SMALL_MODEL_SIZE"]
 
 
-def _cache_dir() -> str | None:
-    setting = os.environ.get("CREDO_COMPILATION_CACHE", "")
-    if setting.lower() in ("0", "off", "false", "no"):
-        return None
-    if setting:
-        return setting
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The values :func:`config` reads and writes (see the module doc)."""
+
+    compilation_cache: str | None
+    small_model_xla: bool = True
+    program_cache_size: int = 64
+    prefetch_arviz: bool = True
+
+
+def _default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return str(Path(base) / "credo" / "jax")
 
 
-def apply_defaults() -> None:
-    """Turn on the persistent compilation cache once per process (see module doc)."""
-    global _applied
-    if _applied:
+def _cache_dir_from_environment() -> str | None:
+    setting = os.environ.get("CREDO_COMPILATION_CACHE", "")
+    if setting.lower() in ("0", "off", "false", "no"):
+        return None
+    return setting or _default_cache_dir()
+
+
+_settings = Settings(compilation_cache=_cache_dir_from_environment())
+_cache_owned = False  # whether the JAX cache folder in use is the one credo set
+
+
+def settings() -> Settings:
+    """The settings in force (a frozen value)."""
+    return _settings
+
+
+def _apply_compilation_cache(path: str | None) -> None:
+    global _cache_owned
+    current = jax.config.jax_compilation_cache_dir
+    if current and not _cache_owned:
+        return  # the user's own JAX setting wins
+    if path is not None:
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except OSError:
+            path = None  # a read-only home: compile as usual
+    if path == current:
         return
-    _applied = True
-    path = _cache_dir()
-    if path is None or jax.config.jax_compilation_cache_dir:
+    if path is None:
+        if _cache_owned:
+            jax.config.update("jax_compilation_cache_dir", None)
+            _jax_cache.reset_cache()
+            _cache_owned = False
         return
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return  # a read-only home: compile as usual
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _jax_cache.reset_cache()
+    _cache_owned = True
+
+
+_UNSET: Any = object()
+
+
+def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bool = _UNSET,
+           program_cache_size: int = _UNSET, prefetch_arviz: bool = _UNSET) -> Settings:
+    """Read or change credo's process-wide settings.
+
+    Called with no argument it returns the settings in force. Each argument
+    given replaces one setting for the rest of the process; programs already
+    compiled keep the options they were compiled with.
+
+    Parameters
+    ----------
+    compilation_cache : str, bool or None, optional
+        A folder for JAX's persistent compilation cache, ``True`` for
+        credo's default folder, ``False`` or ``None`` to turn it off.
+    small_model_xla : bool, optional
+        Compile small models without XLA's threaded matrix-product library
+        on the CPU (faster for them; see :func:`compiler_options`).
+    program_cache_size : int, optional
+        Compiled programs kept per model (at least 1).
+    prefetch_arviz : bool, optional
+        Import arviz in the background when the first fit starts.
+
+    Returns
+    -------
+    Settings
+        The settings now in force.
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> cr.config().program_cache_size
+    64
+    >>> cr.config(program_cache_size=32).program_cache_size
+    32
+    >>> cr.config(program_cache_size=64).program_cache_size
+    64
+    """
+    global _settings
+    changes: dict[str, Any] = {}
+    if compilation_cache is not _UNSET:
+        if compilation_cache is True:
+            compilation_cache = _default_cache_dir()
+        elif compilation_cache is False:
+            compilation_cache = None
+        elif compilation_cache is not None and not isinstance(compilation_cache, (str, os.PathLike)):
+            raise ConfigError(f"config: compilation_cache must be a folder, True, False or None; got "
+                              f"{compilation_cache!r}.")
+        changes["compilation_cache"] = None if compilation_cache is None else os.fspath(compilation_cache)
+    for name, value in (("small_model_xla", small_model_xla), ("prefetch_arviz", prefetch_arviz)):
+        if value is not _UNSET:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"config: {name} must be True or False; got {value!r}.")
+            changes[name] = bool(value)
+    if program_cache_size is not _UNSET:
+        if isinstance(program_cache_size, bool) or not isinstance(program_cache_size, (int, np.integer)) \
+                or program_cache_size < 1:
+            raise ConfigError(f"config: program_cache_size must be a positive integer; got {program_cache_size!r}.")
+        changes["program_cache_size"] = int(program_cache_size)
+    if changes:
+        _settings = dataclasses.replace(_settings, **changes)
+        if "compilation_cache" in changes:
+            _apply_compilation_cache(_settings.compilation_cache)
+    return _settings
+
+
+def apply_at_import() -> None:
+    """Put the settings read from the environment in force (called once, by ``import credo``)."""
+    _apply_compilation_cache(_settings.compilation_cache)
+
+
+_prefetched = False
 
 
 def prefetch_arviz() -> None:
-    """Import arviz in a background thread while a fit compiles and runs.
+    """Import arviz in a background thread, once per process (see the module doc).
 
     Results are returned as arviz.InferenceData; importing arviz takes about a
-    second, which this overlaps with work that does not hold the GIL.
+    second, which this overlaps with compiling, which does not hold the GIL.
     """
-    if "arviz" in sys.modules:
+    global _prefetched
+    if _prefetched or not _settings.prefetch_arviz or "arviz" in sys.modules:
         return
+    _prefetched = True
     threading.Thread(target=_import_arviz, name="credo-import-arviz", daemon=True).start()
 
 
@@ -105,9 +227,10 @@ def compiler_options(size: int) -> dict:
     1.04x; on 4,000 and 7,373 rows (kin8nm, size 3.7e6) 0.80x and 0.87x;
     wide layers of 100-1,000 units 0.83-1.0x. So models up to
     :data:`SMALL_MODEL_SIZE` are compiled without the library. Empty on
-    other backends, and where this jaxlib does not know the option.
+    other backends, where this jaxlib does not know the option, and when
+    ``config(small_model_xla=False)``.
     """
-    if size > SMALL_MODEL_SIZE or not _library_dots_option_known():
+    if not _settings.small_model_xla or size > SMALL_MODEL_SIZE or not _library_dots_option_known():
         return {}
     return dict(_LIBRARY_DOTS_OFF)
 
@@ -116,7 +239,6 @@ def compiler_options(size: int) -> dict:
 def _library_dots_option_known() -> bool:
     if jax.default_backend() != "cpu":
         return False
-    apply_defaults()
     try:
         jax.jit(lambda x: x + 1, compiler_options=_LIBRARY_DOTS_OFF).lower(jax.numpy.zeros(())).compile()
     except Exception:  # an older jax without compiler_options, or a jaxlib without the option
@@ -130,18 +252,3 @@ def jit(fn, size: int, **kwargs):
     if options:
         kwargs["compiler_options"] = options
     return jax.jit(fn, **kwargs)
-
-
-def jit_by_size(fn, **kwargs):
-    """``fn`` jitted once per set of :func:`compiler_options`, for module-level
-    programs that serve models of any size: ``jit_by_size(fn)(size)`` is the
-    jitted ``fn`` for a model of this :func:`model_size`."""
-    variants = {}
-
-    def for_size(size: int):
-        key = tuple(sorted(compiler_options(size).items()))
-        if key not in variants:
-            variants[key] = jit(fn, size, **kwargs)
-        return variants[key]
-
-    return for_size

@@ -13,7 +13,6 @@ is scaled by ``N / batch_size``.
 
 from __future__ import annotations
 
-import weakref
 from typing import NamedTuple
 
 import jax
@@ -25,9 +24,6 @@ from .model.core import Data, Model, modelcontext
 from .model.variables import DataNode
 
 __all__ = ["Minibatch", "MinibatchNode", "MinibatchGroup", "minibatch_fn"]
-
-#: One batch function per model and minibatch groups (a stable object keeps compiled fits cached).
-_BATCH_FNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 # Separates the index stream from the step's ADVI noise (both derive from the step key).
 _INDEX_STREAM = 0x6D696E69
@@ -123,26 +119,26 @@ def Minibatch(*arrays, batch_size: int, random_seed: int | None = None, names=No
     nodes = []
     for name, value in zip(names, values):
         Data(name, value, model=model)  # validates the name and the values and stores them
-        minibatch = MinibatchNode(name, model.data_values[name], group)
-        model.data_vars[name] = minibatch  # the Data node, now known as a minibatch node
-        model.named_vars[name] = minibatch
-        nodes.append(minibatch)
-    model.minibatches.append(group)
-    model._changed()
+        nodes.append(MinibatchNode(name, model.data_values[name], group))
+    model.add_minibatch_group(group, nodes)  # the Data nodes, now known as minibatch nodes
     return nodes[0] if len(nodes) == 1 else tuple(nodes)
 
 
-def minibatch_fn(model: Model):
-    """``batch_fn(step_key, data) -> data`` for the fit driver, or None without minibatches.
+def batch_rows(groups: tuple) -> dict[str, int]:
+    """The batch size of every array read in minibatches, by name."""
+    return {name: group.batch_size for group in groups for name in group.names}
 
-    Cached per model and groups, so fits reuse their compiled chunks.
+
+def minibatch_fn(groups: tuple):
+    """``batch_fn(step_key, data) -> data`` for a fit's compiled step, or None without groups.
+
+    ``groups`` is a model's ``minibatches`` (a tuple of :class:`MinibatchGroup`,
+    hashable: it is part of the spec of the compiled fit, so the same groups
+    share one compiled program).
     """
-    groups = tuple(model.minibatches)
+    groups = tuple(groups)
     if not groups:
         return None
-    cache = _BATCH_FNS.setdefault(model, {})
-    if groups in cache:
-        return cache[groups]
 
     def batch_fn(step_key, data):
         data = dict(data)
@@ -162,5 +158,4 @@ def minibatch_fn(model: Model):
                 data[name] = jnp.take(data[name], chosen, axis=0, mode="clip")
         return data
 
-    cache[groups] = batch_fn
     return batch_fn

@@ -14,6 +14,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import plots
+from .data import Minibatch
+from .datasets import make_moons_split
+from .distributions import Bernoulli, Normal
+from .inference.fit import fit
+from .inference.predictive import sample_posterior_predictive
+from .model import math
+from .model.core import Data, Deterministic, Model, set_data
+
 __all__ = ["N_HIDDEN", "GRID_RESOLUTION", "build_moons_model", "run_moons_demo"]
 
 #: Units in each of the two hidden layers, as in the tutorial.
@@ -39,27 +48,25 @@ def build_moons_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 42, 
     -------
     credo.Model
     """
-    import credo as cr
-
     rng = np.random.default_rng(seed)
     n_features = X_train.shape[1]
     init_1 = rng.standard_normal((n_features, n_hidden))
     init_2 = rng.standard_normal((n_hidden, n_hidden))
     init_out = rng.standard_normal(n_hidden)
 
-    with cr.Model() as neural_network:
+    with Model() as neural_network:
         if batch_size is None:
-            ann_input, ann_output = cr.Data("x", X_train), cr.Data("y", y_train)
+            ann_input, ann_output = Data("x", X_train), Data("y", y_train)
         else:
-            ann_input, ann_output = cr.Minibatch(X_train, y_train, batch_size=batch_size, random_seed=seed,
+            ann_input, ann_output = Minibatch(X_train, y_train, batch_size=batch_size, random_seed=seed,
                                                  names=("x", "y"))
-        weights_in_1 = cr.Normal("w_in_1", 0, sigma=1, shape=(n_features, n_hidden), initval=init_1)
-        weights_1_2 = cr.Normal("w_1_2", 0, sigma=1, shape=(n_hidden, n_hidden), initval=init_2)
-        weights_2_out = cr.Normal("w_2_out", 0, sigma=1, shape=(n_hidden,), initval=init_out)
-        act_1 = cr.math.tanh(cr.math.dot(ann_input, weights_in_1))
-        act_2 = cr.math.tanh(cr.math.dot(act_1, weights_1_2))
-        act_out = cr.Deterministic("p", cr.math.sigmoid(cr.math.dot(act_2, weights_2_out)))
-        cr.Bernoulli("out", act_out, observed=ann_output, total_size=y_train.shape[0])
+        weights_in_1 = Normal("w_in_1", 0, sigma=1, shape=(n_features, n_hidden), initval=init_1)
+        weights_1_2 = Normal("w_1_2", 0, sigma=1, shape=(n_hidden, n_hidden), initval=init_2)
+        weights_2_out = Normal("w_2_out", 0, sigma=1, shape=(n_hidden,), initval=init_out)
+        act_1 = math.tanh(math.dot(ann_input, weights_in_1))
+        act_2 = math.tanh(math.dot(act_1, weights_1_2))
+        act_out = Deterministic("p", math.sigmoid(math.dot(act_2, weights_2_out)))
+        Bernoulli("out", act_out, observed=ann_output, total_size=y_train.shape[0])
     return neural_network
 
 
@@ -116,8 +123,6 @@ def run_moons_demo(
     >>> sorted(result["timings"])  # doctest: +SKIP
     ['build', 'fit', 'predictive', 'sample']
     """
-    import credo as cr
-    from credo.datasets import make_moons_split
 
     say = echo if echo is not None else (lambda line: None)
     timings: dict[str, float] = {}
@@ -130,7 +135,7 @@ def run_moons_demo(
 
     start = time.perf_counter()
     with neural_network:
-        approx = cr.fit(n=n, method="advi", random_seed=seed, progressbar=progressbar)
+        approx = fit(n=n, method="advi", random_seed=seed, progressbar=progressbar)
     timings["fit"] = time.perf_counter() - start
     hist = np.asarray(approx.hist)
     final_loss = float(np.mean(hist[-1000:]))
@@ -142,8 +147,8 @@ def run_moons_demo(
 
     start = time.perf_counter()
     with neural_network:
-        cr.set_data({"x": X_test, "y": y_test})
-        ppc = cr.sample_posterior_predictive(trace, samples=min(ppc_samples, draws), random_seed=seed + 2)
+        set_data({"x": X_test, "y": y_test})
+        ppc = sample_posterior_predictive(trace, samples=min(ppc_samples, draws), random_seed=seed + 2)
     probability = np.asarray(ppc.posterior_predictive["out"].mean(("chain", "draw")))
     pred = probability > 0.5
     accuracy = float(np.mean(pred == y_test))
@@ -178,8 +183,6 @@ def _write_plots(out: Path, model, trace, hist, X_train, y_train, X_test, y_test
     """The tutorial's figures as PNGs in ``out``: data, loss, predicted labels, decision surface."""
     import matplotlib.pyplot as plt
 
-    import credo as cr
-    from credo import plots
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -201,8 +204,8 @@ def _write_plots(out: Path, model, trace, hist, X_train, y_train, X_test, y_test
     # the smooth mean and the spread (uncertainty) of the network's output.
     grid = plots.grid_2d(np.concatenate([X_train, X_test]), resolution=grid_resolution)
     with model:
-        cr.set_data({"x": grid.points})
-        surface = cr.sample_posterior_predictive(trace, samples=ppc_samples, var_names=["p"], random_seed=seed + 3)
+        set_data({"x": grid.points})
+        surface = sample_posterior_predictive(trace, samples=ppc_samples, var_names=["p"], random_seed=seed + 3)
     p_draws = np.asarray(surface.posterior_predictive["p"]).reshape(-1, grid.points.shape[0])
     mean = p_draws.mean(axis=0).reshape(grid.grid_x.shape)
     std = p_draws.std(axis=0).reshape(grid.grid_x.shape)

@@ -40,6 +40,10 @@ class InitvalError(CredoError, ValueError):
     """An initial value has the wrong shape or lies outside the support."""
 
 
+class ConfigError(CredoError, ValueError):
+    """``cr.config`` was given a setting it cannot take."""
+
+
 class FitError(CredoError, ValueError):
     """A fit was asked for something it cannot do (n <= 0, unknown method, ...)."""
 
@@ -63,3 +67,21 @@ class NonFiniteLossError(CredoError, FloatingPointError):
         self.iteration = iteration
         self.variables = variables
         self.approximation = approximation
+
+
+def check_keywords(what: str, given, accepted) -> None:
+    """Raise ``TypeError`` naming the keyword arguments of ``given`` that ``what`` does not take.
+
+    Examples
+    --------
+    >>> check_keywords("fit", {"rank": 3}, ["obj_n_mc"])
+    Traceback (most recent call last):
+    ...
+    TypeError: fit() got an unexpected keyword argument 'rank'; it accepts obj_n_mc.
+    """
+    unknown = [name for name in given if name not in accepted]
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        choices = ", ".join(sorted(accepted)) or "none"
+        raise TypeError(f"{what}() got an unexpected keyword argument{plural} {names}; it accepts {choices}.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from credo import metrics
+from . import metrics
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

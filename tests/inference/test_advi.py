@@ -96,9 +96,12 @@ def test_refine_continues_the_same_fit():
     model = normal_normal_model()
     with model:
         # 1,500 steps end in the middle of a chunk: refine must carry on exactly there
-        approx = cr.fit(1500, random_seed=3, progressbar=False)
-        assert approx.refine(1000, progressbar=False) is approx
+        first = cr.fit(1500, random_seed=3, progressbar=False)
+        approx = first.refine(1000, progressbar=False)
         whole = cr.fit(2500, random_seed=3, progressbar=False)
+    # refine returns a new value: the fit it continued is left as it was
+    assert approx is not first and len(first.hist) == first.num_steps == 1500
+    np.testing.assert_array_equal(first.hist, approx.hist[:1500])
     assert len(approx.hist) == len(whole.hist) == 2500
     assert approx.num_steps == 2500
     np.testing.assert_allclose(approx.hist, whole.hist, rtol=1e-6, atol=1e-6)

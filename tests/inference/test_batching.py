@@ -36,7 +36,7 @@ def test_sampling_in_batches_gives_the_same_draws(monkeypatch):
     with model:
         ppc_whole = cr.sample_posterior_predictive(approx.sample(50, random_seed=3), random_seed=4)
     monkeypatch.setattr(batching, "BATCH_ELEMENTS", 7 * 30)  # 7 draws per batch, with a remainder
-    model.compile().cache.clear()
+    model.compile().programs.clear()
     batched = approx.sample(50, random_seed=3, return_inferencedata=False)
     with model:
         ppc_batched = cr.sample_posterior_predictive(approx.sample(50, random_seed=3), random_seed=4)

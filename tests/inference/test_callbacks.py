@@ -77,7 +77,7 @@ def test_user_callbacks_see_the_approximation_and_may_stop(model):
     def raise_stop(approx, losses, step):
         raise StopIteration("enough")
 
-    approx.refine(5000, progressbar=False, callbacks=[raise_stop])
+    approx = approx.refine(5000, progressbar=False, callbacks=[raise_stop])
     assert len(approx.hist) == 4000 and approx.stop_reason == "enough"
 
 

@@ -30,8 +30,8 @@ def test_batch_fn_draws_the_same_rows_from_every_array():
         w = cr.Normal("w", 0, 1)
         cr.Normal("obs", w * x[:, 0], 1, observed=y, total_size=N)
     assert isinstance(x, MinibatchNode) and x.shape == (N, 2) and y.shape == (N,)
-    batch_fn = minibatch_fn(model)
-    assert minibatch_fn(model) is batch_fn  # cached: fits reuse their compiled chunks
+    batch_fn = minibatch_fn(model.minibatches)
+    assert minibatch_fn(()) is None  # no groups, no slicing
     data = dict(model.data_values)
     seen = set()
     for step in range(20):
@@ -51,7 +51,7 @@ def test_likelihood_is_scaled_by_total_size():
         w = cr.Normal("w", 0, 1)
         cr.Normal("obs", w * x[:, 0], 1, observed=y, total_size=N)
     compiled = model.compile()
-    batch = minibatch_fn(model)(jax.random.key(0), dict(model.data_values))
+    batch = minibatch_fn(model.minibatches)(jax.random.key(0), dict(model.data_values))
     position = jnp.array([0.7])
     bx, by = np.asarray(batch[x.name], np.float64), np.asarray(batch[y.name], np.float64)
     loglik = -0.5 * (by - 0.7 * bx[:, 0]) ** 2 - 0.5 * np.log(2 * np.pi)
@@ -106,7 +106,7 @@ def test_minibatch_errors():
         x, y = cr.Minibatch(np.zeros((10, 2)), np.zeros(10), batch_size=5, names=("a", "b"))
     model.set_data({"a": np.ones((4, 2))})
     with pytest.raises(DataError, match="different numbers of rows"):
-        minibatch_fn(model)(jax.random.key(0), dict(model.data_values))
+        minibatch_fn(model.minibatches)(jax.random.key(0), dict(model.data_values))
 
 
 def tutorial_model(X_train, Y_train, minibatch: bool):

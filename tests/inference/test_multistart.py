@@ -37,7 +37,7 @@ def test_multi_start_keeps_the_best_and_reports_every_final_loss(model):
     np.testing.assert_allclose(multi.hist[-200:].mean(), losses.min(), rtol=1e-5)
     assert multi.hist.shape == (2000,)
     # The kept fit continues like any other.
-    multi.refine(500, progressbar=False)
+    multi = multi.refine(500, progressbar=False)
     assert len(multi.hist) == 2500
     assert abs(abs(float(multi.mean["w"])) - 1.5) < 0.3
 
@@ -47,7 +47,7 @@ def test_multi_start_with_the_map_start_of_full_rank(model):
         approx = cr.fit(500, method="fullrank_advi", random_seed=0, progressbar=False, n_starts=3,
                         start={"w": 0.5})  # w = 0 is a saddle: L-BFGS would not move from it
     assert approx.start_losses.shape == (3,) and np.isfinite(approx.start_losses).all()
-    assert "frame" in approx.state.params and set(approx.params) == {"mean", "chol"}
+    assert approx.state.frame is not None and set(approx.params) == {"mean", "chol"}
     assert abs(abs(float(approx.mean["w"])) - 1.5) < 0.3
 
 

@@ -117,18 +117,15 @@ def test_progress_fn_counts_up_to_totals(regression_run):
 
 def test_new_data_reuses_compiled_code(regression_run):
     """Data is an argument of the compiled code: new values, no recompilation."""
-    data = make_regression_data(seed=1, shift=3.0)
-    cache_sizes = (nuts._warmup(3)._cache_size(), nuts._sample_chunk(3)._cache_size())
+    programs = nuts.nuts_programs(regression_logdensity, num_warmup=NUM_WARMUP)
     initial_positions = jax.random.normal(jax.random.key(1), (NUM_CHAINS, 3))
-    positions, _ = run_nuts(
-        jax.random.key(2),
-        regression_logdensity,
-        initial_positions,
-        data,
-        num_warmup=NUM_WARMUP,
-        num_draws=NUM_DRAWS,
-    )
-    assert (nuts._warmup(3)._cache_size(), nuts._sample_chunk(3)._cache_size()) == cache_sizes
+    run_nuts(jax.random.key(2), regression_logdensity, initial_positions, regression_run[0],
+             num_warmup=NUM_WARMUP, num_draws=NUM_DRAWS, programs=programs)
+    cache_sizes = (programs.warmup._cache_size(), programs.sample_chunk._cache_size())
+    data = make_regression_data(seed=1, shift=3.0)
+    positions, _ = run_nuts(jax.random.key(2), regression_logdensity, initial_positions, data,
+                            num_warmup=NUM_WARMUP, num_draws=NUM_DRAWS, programs=programs)
+    assert (programs.warmup._cache_size(), programs.sample_chunk._cache_size()) == cache_sizes
     mean, sd = exact_posterior(data)
     # The shift moves the intercept by about 3; loose check that the new data is used.
     np.testing.assert_allclose(positions.mean(axis=(0, 1)), mean, atol=6 * sd.max())

@@ -48,8 +48,8 @@ def test_save_load_sample_refine_round_trip(model, tmp_path, method):
         ppc = cr.sample_posterior_predictive(loaded.sample(50, random_seed=1), random_seed=2)
     assert ppc.posterior_predictive["y"].shape == (1, 50, 6)
     # Continuing the loaded fit equals continuing the original: optimiser state and key were saved.
-    approx.refine(700, progressbar=False)
-    loaded.refine(700, progressbar=False)
+    approx = approx.refine(700, progressbar=False)
+    loaded = loaded.refine(700, progressbar=False)
     np.testing.assert_array_equal(loaded.hist, approx.hist)
     np.testing.assert_allclose(loaded.mean_unconstrained, approx.mean_unconstrained, rtol=1e-6)
 
@@ -67,7 +67,7 @@ def test_custom_optimizer_state_is_checked_against_the_optimizer(model, tmp_path
         with pytest.raises(ApproximationFileError, match="optimiser"):
             cr.load_approximation(path, optimizer=optax.sgd(1e-2))  # a different state layout
         resumed = cr.load_approximation(path, optimizer=optax.adam(1e-2))
-    resumed.refine(100, progressbar=False)
+    resumed = resumed.refine(100, progressbar=False)
     assert len(resumed.hist) == 600
 
 

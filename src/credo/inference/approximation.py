@@ -1,49 +1,95 @@
-"""The result of a variational fit: a Gaussian on the unconstrained space."""
+"""The result of a variational fit: a frozen value holding a Gaussian on the unconstrained space."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable, Sequence
 
 import jax
 import numpy as np
 
-from .advi import ADVIState, GaussianFamily, advi, natural_params
-from .batching import batch_size, map_in_batches
+from ..data import minibatch_fn
+from ..errors import FitError, NonFiniteLossError
+from ..model.compile import check_data, check_data_arguments
+from ..model.core import Model, modelcontext
+from ..model.programs import data_signature
+from . import advi as gaussian
+from .advi import ADVIState, GaussianFamily
+from .driver import chunk_size_for, run_chunks
+from .io import read_fields, save_approximation
+from .optimizers import Optimizer
+from .programs import ADVIChunk, ADVIInit, GaussianDraws
 from .results import as_key, to_inference_data
 
-__all__ = ["Approximation"]
+__all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "MOMENT_DRAWS"]
 
-#: Draws used for the constrained-space mean and std of transformed variables.
+#: Draws used for the constrained-space mean and std of transformed variables (once per approximation).
 MOMENT_DRAWS = 4000
 
 
-class Approximation:
-    """A fitted Gaussian approximation of the posterior.
+@dataclasses.dataclass(frozen=True)
+class FitSettings:
+    """How an approximation is optimised when it is continued.
 
     Attributes
     ----------
-    hist : numpy.ndarray
-        The loss (negative ELBO) of every iteration so far.
-    params : dict of Array
-        The family's variational parameters (mean-field ``mean``, ``rho``;
-        full-rank ``mean``, ``chol``; low-rank ``mean``, ``rho``, ``factor``).
-    state : ADVIState
-        Parameters, optimiser state and step count: everything needed to
-        continue. Full-rank fits started with ``init="map"`` and Laplace
-        approximations are optimised in the frame of the mode: their
-        ``state.params`` hold the whitened parameters and the fixed
-        ``"frame"`` (the mode and the Laplace Cholesky factor), while
-        ``params`` folds the frame in.
-    family : GaussianFamily
-    model : credo.Model
+    optimizer : Optimizer or None
+        None for a file loaded without its custom optimiser (it samples but
+        cannot be continued).
+    num_mc : int
+        Monte Carlo draws per step for the ELBO gradient.
+    chunk_size : int
+        Steps per compiled chunk.
+    """
+
+    optimizer: Optimizer | None
+    num_mc: int = 1
+    chunk_size: int = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class FitInfo:
+    """What a fit reports besides its state.
+
+    Attributes
+    ----------
+    stop_reason : str or None
+        Why the last run stopped early (a callback's message, an interrupt).
     start_losses : numpy.ndarray or None
-        With ``n_starts > 1``: the final loss (negative ELBO) of every start;
-        this approximation is the one with the lowest (``best_start``).
+        With ``n_starts > 1``: the final loss of every start.
+    best_start : int or None
+        The start kept (the lowest final loss).
     map_result : MAPResult or None
         The L-BFGS outcome where the fit started at the mode.
-    stop_reason : str or None
-        Why a callback stopped the last run, if one did.
+    """
+
+    stop_reason: str | None = None
+    start_losses: np.ndarray | None = None
+    best_start: int | None = None
+    map_result: object = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Approximation:
+    """A fitted Gaussian approximation of the posterior: a value, never changed after it is made.
+
+    ``refine`` returns a new approximation; the one it continues stays as it
+    was.
+
+    Attributes
+    ----------
+    model : credo.Model
+    family : GaussianFamily
+    state : ADVIState
+        Parameters, frame, optimiser state and step count: everything needed
+        to continue.
+    key : jax.Array
+        The fit's key; step ``s`` draws from ``fold_in(key, s)``.
+    hist : numpy.ndarray
+        The loss (negative ELBO) of every iteration so far (read-only).
+    settings : FitSettings
+    info : FitInfo
 
     Examples
     --------
@@ -57,47 +103,39 @@ class Approximation:
     (1, 100)
     """
 
-    def __init__(self, model, family: GaussianFamily, optimizer, num_mc: int, key: jax.Array, state: ADVIState,
-                 hist: np.ndarray, chunk_size: int, batch_fn: Callable | None = None):
-        self.model = model
-        self.compiled = model.compile()
-        self.family = family
-        self.optimizer = optimizer
-        self.num_mc = num_mc
-        self.key = key
-        self.state = state
-        self._hist = [np.asarray(hist)]
-        self.chunk_size = chunk_size
-        self.batch_fn = batch_fn
-        self.start_losses = None
-        self.best_start = None
-        self.map_result = None
-        self.stop_reason = None
+    model: Model
+    family: GaussianFamily
+    state: ADVIState
+    key: jax.Array
+    hist: np.ndarray
+    settings: FitSettings
+    info: FitInfo = FitInfo()
+
+    def __post_init__(self):
+        hist = np.asarray(self.hist, np.float32)
+        if hist.flags.writeable:  # a private read-only copy: the value cannot change under it
+            hist = hist.copy()
+            hist.flags.writeable = False
+        object.__setattr__(self, "hist", hist)
 
     @classmethod
-    def start(cls, model, family, optimizer, num_mc, key, chunk_size, batch_fn=None, position=None, std=None,
-              cholesky=None, whiten=False) -> "Approximation":
+    def start(cls, model: Model, family: GaussianFamily, optimizer: Optimizer, key: jax.Array, *, num_mc: int = 1,
+              chunk_size: int = 1000, position=None, std=None, cholesky=None, whiten: bool = False,
+              map_result=None) -> "Approximation":
+        """A fresh approximation (no step taken) with mean ``position`` and ``std`` or ``cholesky``."""
         compiled = model.compile()
         if position is None:
             position = compiled.initial_position()
-        key_init = ("advi_init", family.name, id(optimizer), whiten)
-        if key_init not in compiled.cache:  # one compiled call rather than a dozen eager operations
-            algorithm = advi(compiled.logdensity_fn, family, optimizer, num_mc)
-            init = functools.partial(algorithm.init, whiten=whiten)
-            compiled.cache[key_init] = (compiled.jit(init), optimizer)  # keeps the optimizer's id unique
-        state = compiled.cache[key_init][0](position, std=std, cholesky=cholesky)
-        return cls(model, family, optimizer, num_mc, key, state, np.zeros(0, np.float32), chunk_size, batch_fn)
+        data = dict(model.data_values)
+        init = compiled.programs.get(ADVIInit(family, optimizer, bool(whiten), data_signature(data)), compiled)
+        state = init(position, std=std, cholesky=cholesky)
+        return cls(model, family, state, key, np.zeros(0, np.float32),
+                   FitSettings(optimizer, int(num_mc), int(chunk_size)), FitInfo(map_result=map_result))
 
     # progress ---------------------------------------------------------------
-    def _record(self, state: ADVIState, losses: np.ndarray) -> None:
-        self.state = state
-        self._hist.append(np.asarray(losses))
-
     @property
-    def hist(self) -> np.ndarray:
-        if len(self._hist) > 1:
-            self._hist = [np.concatenate(self._hist)]
-        return self._hist[0]
+    def compiled(self):
+        return self.model.compile()
 
     @property
     def num_steps(self) -> int:
@@ -105,47 +143,94 @@ class Approximation:
 
     @property
     def params(self) -> dict:
-        return natural_params(self.state.params)
+        """The variational parameters of the Gaussian (a frame folded in, see :func:`natural_params`)."""
+        return gaussian.natural_params(self.family, self.state.params, self.state.frame)
 
-    def model_data(self) -> dict:
-        return dict(self.model.data_values)
+    @property
+    def stop_reason(self) -> str | None:
+        return self.info.stop_reason
+
+    @property
+    def start_losses(self) -> np.ndarray | None:
+        return self.info.start_losses
+
+    @property
+    def best_start(self) -> int | None:
+        return self.info.best_start
+
+    @property
+    def map_result(self):
+        return self.info.map_result
 
     def refine(self, n: int, progressbar: bool = True, callbacks: Sequence[Callable] | None = None) -> "Approximation":
-        """Continue the fit for ``n`` more steps from the same parameters and optimiser state.
+        """Continue the fit for ``n`` more steps: a new approximation (this one is left as it is).
 
-        ``fit(m)`` then ``refine(n)`` gives the same result as ``fit(m + n)`` with
-        the same seed.
+        ``fit(m)`` then ``refine(n)`` gives the same result as ``fit(m + n)``
+        with the same seed. Callbacks are called as in :func:`credo.fit`.
+
+        Examples
+        --------
+        >>> import credo as cr, numpy as np
+        >>> with cr.Model():
+        ...     mu = cr.Normal("mu", 0, 1)
+        ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+        ...     approx = cr.fit(n=1000, random_seed=0, progressbar=False)
+        >>> longer = approx.refine(500, progressbar=False)
+        >>> len(approx.hist), len(longer.hist)
+        (1000, 1500)
         """
-        from ..errors import FitError
-        from .fit import run_chunks
-
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise FitError(f"n must be a positive number of iterations; got {n!r}.")
-        run_chunks(self, int(n), progressbar, callbacks or ())
-        return self
+        settings = self.settings
+        if settings.optimizer is None:
+            raise FitError(
+                "this approximation has no optimiser to continue with (it was loaded from a file written with a "
+                "custom optimiser): pass the same optimiser to cr.load_approximation(..., optimizer=...)."
+            )
+        check_data(self.model)
+        callbacks = list(callbacks or ())
+        chunk_size = chunk_size_for(settings.chunk_size, callbacks)
+        compiled = self.compiled
+        data = dict(self.model.data_values)
+        spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
+                         data_signature(data))
+        runner = compiled.programs.get(spec, compiled)
+        info = dataclasses.replace(self.info, stop_reason=None)
+
+        def result(state, hist, stop_reason=None):
+            return dataclasses.replace(self, state=state, hist=hist,
+                                       info=dataclasses.replace(info, stop_reason=stop_reason))
+
+        run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
+                         progressbar=progressbar, callbacks=callbacks, result_fn=result)
+        approx = result(run.state, run.hist, run.stop_reason)
+        if not bool(run.alive):
+            raise _non_finite(approx, data)
+        return approx
 
     # moments ----------------------------------------------------------------
     @property
     def mean_unconstrained(self) -> np.ndarray:
         """Mean of the Gaussian on the flat unconstrained space."""
-        return np.asarray(self.family.mean_fn(self.state.params))
+        return np.asarray(gaussian.mean(self.family, self.state.params, self.state.frame))
 
     @property
     def std_unconstrained(self) -> np.ndarray:
-        return np.asarray(self.family.std_fn(self.state.params))
+        return np.asarray(gaussian.std(self.family, self.state.params, self.state.frame))
 
     @property
     def cov(self) -> np.ndarray:
         """Covariance of the Gaussian on the flat unconstrained space."""
-        return np.asarray(self.family.covariance_fn(self.state.params))
+        return np.asarray(gaussian.covariance(self.family, self.state.params, self.state.frame))
 
+    @functools.cached_property
     def _moments(self) -> tuple[dict, dict]:
         flat_mean, flat_std = self.mean_unconstrained, self.std_unconstrained
         means, stds = {}, {}
-        transformed = [info.name for info in self.compiled.free if info.transformed]
-        if transformed:
+        free = self.compiled.free
+        if any(info.transformed for info in free):
             draws = self._constrained(jax.random.key(0), MOMENT_DRAWS)
-        for info in self.compiled.free:
+        for info in free:
             if info.transformed:
                 means[info.name] = np.asarray(draws[info.name]).mean(0)
                 stds[info.name] = np.asarray(draws[info.name]).std(0)
@@ -160,34 +245,34 @@ class Approximation:
         """Posterior mean of each free variable in constrained space.
 
         Exact for unbounded variables; for transformed ones (positive, bounded,
-        simplex) estimated from 4,000 draws.
+        simplex) estimated from 4,000 draws, drawn once per approximation.
         """
-        return self._moments()[0]
+        return self._moments[0]
 
     @property
     def std(self) -> dict[str, np.ndarray]:
         """Posterior standard deviation of each free variable in constrained space (see ``mean``)."""
-        return self._moments()[1]
+        return self._moments[1]
 
     # sampling ---------------------------------------------------------------
-    def _sampler(self):
-        cache = self.compiled.cache
-        key = ("sample", self.family.name)
-        if key not in cache:
-            compiled, family = self.compiled, self.family
+    def _constrained(self, key: jax.Array, draws: int, data=None) -> dict:
+        compiled = self.compiled
+        data = dict(self.model.data_values) if data is None else check_data_arguments(self.model, data)
+        run = compiled.programs.get(GaussianDraws(self.family, data_signature(data)), compiled)
+        return run(key, self.state.params, self.state.frame, data, draws)
 
-            def draw(key, params, data, num):
-                flat = family.sample_fn(key, params, num)
-                return map_in_batches(lambda z: compiled.constrain_fn(z, data), flat, batch_size(data, num))
-
-            cache[key] = compiled.jit(draw, static_argnums=3)
-        return cache[key]
-
-    def _constrained(self, key: jax.Array, draws: int) -> dict:
-        return self._sampler()(key, self.state.params, self.model_data(), draws)
-
-    def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True):
+    def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None):
         """Draw from the approximation: free variables and deterministics.
+
+        Parameters
+        ----------
+        draws : int
+        random_seed : int or key, optional
+        return_inferencedata : bool
+        data : dict of arrays, optional
+            Values of the model's data variables to compute the deterministics
+            with, in place of the model's current data (the model is not
+            changed).
 
         Returns
         -------
@@ -195,28 +280,126 @@ class Approximation:
             A posterior group with one chain of ``draws`` draws (or a dict of
             arrays with ``return_inferencedata=False``). Deterministics are
             computed with the model's current data.
+
+        Examples
+        --------
+        >>> import credo as cr, numpy as np
+        >>> with cr.Model():
+        ...     mu = cr.Normal("mu", 0, 1)
+        ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+        ...     approx = cr.fit(n=1000, random_seed=0, progressbar=False)
+        >>> approx.sample(10, random_seed=1, return_inferencedata=False)["mu"].shape
+        (10,)
         """
         if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws <= 0:
-            raise ValueError(f"draws must be a positive integer; got {draws!r}.")
-        values = jax.device_get(self._constrained(as_key(random_seed), int(draws)))
+            raise FitError(f"draws must be a positive integer; got {draws!r}.")
+        values = jax.device_get(self._constrained(as_key(random_seed), int(draws), data))
         if not return_inferencedata:
             return values
         return to_inference_data(posterior={name: value[None] for name, value in values.items()})
 
     # saving -------------------------------------------------------------------
     def save(self, path) -> None:
-        """Write the approximation to ``path`` (a ``.npz`` file of arrays and JSON metadata).
+        """Write the approximation to ``path`` atomically (a ``.npz`` file of arrays and JSON metadata).
 
         Everything needed to sample, predict and continue: the variational
         parameters, the optimiser state, the step count, the key, the loss
         history, and the model's layout (names, shapes, transforms) that
         :func:`credo.load_approximation` checks. No Python object is pickled.
-        NUTS results (InferenceData) save with ``idata.to_netcdf(path)``.
-        """
-        from .io import save_approximation
+        The file is written under a temporary name and renamed over ``path``,
+        so a failure during the save leaves a previous file intact. NUTS
+        results (InferenceData) save with ``idata.to_netcdf(path)``.
 
+        Examples
+        --------
+        >>> import credo as cr, numpy as np, tempfile, os
+        >>> with cr.Model() as model:
+        ...     mu = cr.Normal("mu", 0, 1)
+        ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+        ...     approx = cr.fit(n=500, random_seed=0, progressbar=False)
+        >>> path = os.path.join(tempfile.mkdtemp(), "fit.npz")
+        >>> approx.save(path)
+        >>> cr.load_approximation(path, model).num_steps
+        500
+        """
         save_approximation(self, path)
 
     def __repr__(self) -> str:
-        return (f"<Approximation {self.family.name}: {self.compiled.dim} parameters, "
-                f"{len(self.hist)} iterations, last loss {self.hist[-1] if len(self.hist) else float('nan'):.5g}>")
+        last = self.hist[-1] if len(self.hist) else float("nan")
+        return (f"<Approximation {self.family.label}: {self.compiled.dim} parameters, "
+                f"{len(self.hist)} iterations, last loss {last:.5g}>")
+
+
+def _non_finite(approx: Approximation, data) -> NonFiniteLossError:
+    """The error for a non-finite loss, naming the variables whose gradients broke."""
+    compiled = approx.compiled
+    state = approx.state
+    step_key = jax.random.fold_in(approx.key, state.step)
+    batch_fn = minibatch_fn(tuple(approx.model.minibatches))
+    step_data = batch_fn(step_key, data) if batch_fn is not None else data
+    algorithm = gaussian.advi(compiled.logdensity_fn, approx.family, approx.settings.optimizer.transformation,
+                              approx.settings.num_mc)
+    loss = algorithm.loss(state.params, state.frame, step_key, step_data)
+    # The gradient of the log density at each of the step's draws, by variable (whatever the parameterisation).
+    draws = gaussian.draw(approx.family, step_key, state.params, state.frame, approx.settings.num_mc)
+    gradients = np.asarray(jax.vmap(jax.grad(compiled.logdensity_fn), (0, None))(draws, step_data))
+    broken = [info.name for info in compiled.free
+              if not np.isfinite(gradients[:, info.offset: info.offset + info.size]).all()]
+    what = f"gradients of {broken} are not finite" if broken else f"the loss is {float(loss)}"
+    message = (
+        f"the loss turned non-finite at iteration {approx.num_steps}: {what}. The approximation from the last finite "
+        "step is kept on this error as `.approximation`. Try a smaller learning rate, better initial values, "
+        "or tighter priors."
+    )
+    return NonFiniteLossError(message, approx.num_steps, broken, approx)
+
+
+def load_approximation(path, model: Model | None = None, optimizer=None) -> Approximation:
+    """Read an approximation written by ``approx.save(path)`` for ``model``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    model : credo.Model, optional
+        The model it was fitted to (default: the current context). Its free
+        variables must have the saved names, shapes and transforms.
+    optimizer : optax.GradientTransformation, optional
+        The optimiser to continue with. Fits with the default optimiser need
+        none; for a custom one pass the same optimiser: its state is checked
+        leaf by leaf against ``optimizer.init(params)``. Without it the loaded
+        approximation samples and predicts but cannot ``refine``.
+
+    Returns
+    -------
+    Approximation
+        Samples, predicts and refines like the original (same draws for the
+        same seed; ``refine(n)`` continues exactly).
+
+    Raises
+    ------
+    ApproximationFileError
+        (a ``ValueError``) for a file that is not a credo approximation,
+        holds pickled objects or non-finite parameters, or does not fit the
+        model.
+
+    Examples
+    --------
+    >>> import credo as cr, numpy as np, tempfile, os
+    >>> with cr.Model() as model:
+    ...     mu = cr.Normal("mu", 0, 1)
+    ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+    ...     approx = cr.fit(n=500, random_seed=0, progressbar=False)
+    >>> path = os.path.join(tempfile.mkdtemp(), "fit.npz")
+    >>> approx.save(path)
+    >>> loaded = cr.load_approximation(path, model)
+    >>> bool((loaded.hist == approx.hist).all())
+    True
+    """
+    model = modelcontext(model, what="load_approximation")
+    fields = read_fields(path, model, optimizer)
+    return Approximation(
+        model, fields["family"], fields["state"], fields["key"], fields["hist"],
+        FitSettings(fields["optimizer"], fields["num_mc"], fields["chunk_size"]),
+        FitInfo(stop_reason=fields["stop_reason"], start_losses=fields["start_losses"],
+                best_start=fields["best_start"]),
+    )

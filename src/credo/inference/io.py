@@ -1,12 +1,28 @@
-"""Saving and loading approximations without pickle.
+"""Saving and loading approximations: atomic, without pickle, checked before anything large is read.
 
 An approximation is written as one ``.npz`` file holding plain numeric
-arrays (variational parameters, the optimiser state's leaves, step, key,
-loss history) and a JSON document, stored as a byte array, describing them:
-the model's free variables (names, shapes, transforms, layout), the
-Gaussian family, the optimiser state's tree (leaf shapes and dtypes), and
-the credo version. Loading reads the file with ``allow_pickle=False``, so it
-never runs code from it, and checks it against the model.
+arrays (variational parameters, the frame, the optimiser state's leaves,
+step, key, loss history) and a JSON document, stored as a byte array,
+describing them: the model's free variables (names, shapes, transforms,
+layout), the Gaussian family, the optimiser state's tree (leaf shapes and
+dtypes), and the credo version.
+
+Saving is atomic: the file is written under a temporary name in the same
+folder, flushed to disk, then renamed over the target, so a crash, a kill
+or a full disk during a save leaves the previous file intact.
+
+Loading reads the file with ``allow_pickle=False``, so it never runs code
+from it; it reads the metadata first, checks them against the model and
+checks every member's declared size against what the model needs before
+reading it (a corrupted or malicious archive is refused without being
+unpacked), and refuses non-finite parameters. Every problem is an
+:class:`ApproximationFileError` naming the file and what is wrong.
+
+A saved file takes about ``4 * (2 + w) * d`` bytes for a mean-field fit of
+``d`` parameters (mean, rho and the optimiser's ``w`` arrays per parameter:
+10 for windowed adagrad's window, 2 for Adam), ``4 * (1 + w) * (d + d**2)``
+for a full-rank one, plus 4 bytes per step of loss history and about 2 kB
+of metadata.
 
 NUTS results are arviz InferenceData: save them with
 ``idata.to_netcdf(path)`` and read them with ``arviz.from_netcdf(path)``.
@@ -16,161 +32,167 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from .._version import __version__
 from ..errors import CredoError
-from ..model.compile import _distribution, _transform
-from ..model.core import Model, modelcontext
-from .advi import ADVIState, advi, family_from_name, trainable
+from .advi import ADVIState, Frame, advi, family_from_label
+from .optimizers import Optimizer, as_optimizer
 
-__all__ = ["save_approximation", "load_approximation", "ApproximationFileError"]
+__all__ = ["write_arrays", "save_approximation", "read_fields", "describe_variables", "ApproximationFileError"]
 
 FORMAT = "credo.approximation"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _METADATA = "__metadata__"
+#: Largest metadata document read (bytes).
+_METADATA_LIMIT = 1 << 22
+#: Bytes allowed for an .npy header beyond an array's data.
+_HEADER_ALLOWANCE = 4096
 
 
 class ApproximationFileError(CredoError, ValueError):
     """A saved approximation cannot be read, or does not fit the model."""
 
 
-# --- description of the model ------------------------------------------------------
-def _describe_transform(transform) -> str:
-    name = type(transform).__name__
-    if name == "IndependentTransform":
-        return _describe_transform(transform.base_transform)
-    parts = getattr(transform, "parts", None)
-    if parts:
-        return f"{name}({','.join(_describe_transform(p) for p in parts)})"
-    return name
+# --- writing --------------------------------------------------------------------------------
+
+def write_arrays(path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to exactly ``path`` as ``.npz``, atomically (see the module doc)."""
+    path = Path(os.fspath(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - a platform without directory descriptors
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(descriptor)
 
 
-def _variables(model: Model) -> list[dict]:
-    compiled = model.compile()
-    transforms = {}
-
-    def probe(data):
-        values, cache = compiled._base_values(data), {}
-        for rv in compiled._free_rvs:
-            d = _distribution(rv, values, cache)
-            transforms[rv.name] = _describe_transform(_transform(d))
-            values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
-        return jnp.zeros(())
-
-    jax.eval_shape(probe, dict(model.data_values))
-    return [
-        {"name": info.name, "shape": list(info.shape), "unconstrained_shape": list(info.unconstrained_shape),
-         "offset": info.offset, "size": info.size, "transform": transforms[info.name]}
-        for info in compiled.free
-    ]
+def _flatten(tree: dict, prefix: str) -> dict[str, np.ndarray]:
+    return {f"{prefix}.{name}": np.asarray(value) for name, value in tree.items()}
 
 
-def _flatten_params(params: dict, prefix: str = "params") -> dict[str, np.ndarray]:
-    out = {}
-    for name, value in params.items():
-        if isinstance(value, dict):
-            out.update(_flatten_params(value, f"{prefix}.{name}"))
-        else:
-            out[f"{prefix}.{name}"] = np.asarray(value)
-    return out
-
-
-def _unflatten_params(arrays: dict, prefix: str = "params") -> dict:
-    params: dict = {}
-    for key, value in arrays.items():
-        if not key.startswith(prefix + "."):
-            continue
-        parts = key[len(prefix) + 1:].split(".")
-        target = params
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return params
-
-
-def _shapes(tree) -> dict:
-    return {k: _shapes(v) if isinstance(v, dict) else list(np.shape(v)) for k, v in tree.items()}
-
-
-# --- saving ---------------------------------------------------------------------------
 def save_approximation(approx, path) -> None:
     """Write ``approx`` to ``path`` as ``.npz`` (see the module doc and :meth:`Approximation.save`)."""
-    from .. import __version__
-    from .fit import default_optimizer
-
-    state = approx.state
-    arrays = _flatten_params(jax.device_get(state.params))
-    leaves, treedef = jax.tree_util.tree_flatten(jax.device_get(state.opt_state))
-    for i, leaf in enumerate(leaves):
-        arrays[f"opt.{i}"] = np.asarray(leaf)
+    state = jax.device_get(approx.state)
+    arrays = _flatten(state.params, "params")
+    if state.frame is not None:
+        arrays.update(_flatten(state.frame._asdict(), "frame"))
+    leaves, treedef = jax.tree_util.tree_flatten(state.opt_state)
+    arrays.update({f"opt.{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)})
     arrays["step"] = np.asarray(state.step)
     arrays["key"] = np.asarray(jax.random.key_data(approx.key))
-    arrays["hist"] = np.asarray(approx.hist)
-    if approx.start_losses is not None:
-        arrays["start_losses"] = np.asarray(approx.start_losses)
-    optimizer_kind = "default" if approx.optimizer is default_optimizer(approx.family.name) else "custom"
+    arrays["hist"] = np.asarray(approx.hist, np.float32)
+    info = approx.info
+    if info.start_losses is not None:
+        arrays["start_losses"] = np.asarray(info.start_losses)
+    settings = approx.settings
+    default = as_optimizer(None, approx.family.default_optimizer)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "credo_version": __version__,
-        "family": approx.family.name,
-        "whitened": "frame" in state.params,
-        "num_mc": int(approx.num_mc),
-        "chunk_size": int(approx.chunk_size),
+        "family": approx.family.label,
+        "num_mc": int(settings.num_mc),
+        "chunk_size": int(settings.chunk_size),
+        "num_steps": int(state.step),
         "key_impl": str(jax.random.key_impl(approx.key)),
-        "variables": _variables(approx.model),
-        "params": _shapes(jax.device_get(state.params)),
+        "variables": describe_variables(approx.model.compile()),
+        "params": {name: list(np.shape(value)) for name, value in state.params.items()},
+        "frame": state.frame is not None,
         "optimizer": {
-            "kind": optimizer_kind,
+            "kind": "default" if settings.optimizer == default else "custom",
             "leaves": [{"shape": list(np.shape(leaf)), "dtype": str(np.asarray(leaf).dtype)} for leaf in leaves],
             "treedef": str(treedef),
         },
-        "best_start": approx.best_start,
-        "stop_reason": approx.stop_reason,
+        "best_start": info.best_start,
+        "stop_reason": info.stop_reason,
     }
-    for name, value in arrays.items():
-        if value.dtype == object:  # pragma: no cover - every array above is numeric
-            raise ApproximationFileError(f"cannot save {name!r}: it is not a numeric array.")
     arrays[_METADATA] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
-    with open(os.fspath(path), "wb") as handle:  # exactly this path (np.savez would add ".npz")
-        np.savez(handle, **arrays)
+    write_arrays(path, arrays)
 
 
-# --- loading ----------------------------------------------------------------------------
-def _read(path) -> dict[str, np.ndarray]:
+def describe_variables(compiled) -> list[dict]:
+    """The layout of a model's free variables, as saved files record it."""
+    return [
+        {"name": info.name, "shape": list(info.shape), "unconstrained_shape": list(info.unconstrained_shape),
+         "offset": info.offset, "size": info.size, "transform": info.transform}
+        for info in compiled.free
+    ]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _open(path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     try:
-        npz = np.load(os.fspath(path), allow_pickle=False)
+        archive = zipfile.ZipFile(os.fspath(path))
     except FileNotFoundError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+    except IsADirectoryError:
+        raise ApproximationFileError(f"{path}: is a folder, not a credo approximation file.") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         raise ApproximationFileError(f"{path}: not a credo approximation file ({error}).") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ApproximationFileError(f"{path}: not a credo approximation file (a single array, not an .npz archive).")
-    arrays = {}
-    with npz:
-        for name in npz.files:
-            try:
-                arrays[name] = npz[name]
-            except ValueError:
-                raise ApproximationFileError(
-                    f"{path}: the entry {name!r} holds pickled Python objects; credo never unpickles (that could "
-                    "run code from the file), so this file is refused. Approximations written by approx.save() "
-                    "hold numeric arrays only."
-                ) from None
-    for name, value in arrays.items():
-        if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
-            raise ApproximationFileError(f"{path}: the entry {name!r} has dtype {value.dtype}, not numbers; refused.")
-    return arrays
+    members = {}
+    for info in archive.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        members[name] = info
+    return archive, members
 
 
-def _metadata(path, arrays: dict) -> dict:
-    raw = arrays.pop(_METADATA, None)
-    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+def _read_member(path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> np.ndarray:
+    name = info.filename[:-4]
+    if info.file_size > limit:
+        raise ApproximationFileError(f"{path}: the entry {name!r} declares {info.file_size} bytes where this model "
+                                     f"needs at most {limit}; refused without reading it.")
+    try:
+        with archive.open(info) as handle:
+            array = np.lib.format.read_array(handle, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error).lower() or "object" in str(error).lower():
+            raise ApproximationFileError(
+                f"{path}: the entry {name!r} holds pickled Python objects; credo never unpickles (that could "
+                "run code from the file), so this file is refused. Approximations written by approx.save() "
+                "hold numeric arrays only."
+            ) from None
+        raise ApproximationFileError(f"{path}: the entry {name!r} cannot be read ({error}).") from None
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:  # a corrupted member
+        raise ApproximationFileError(f"{path}: the entry {name!r} is corrupted ({error}).") from None
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ApproximationFileError(f"{path}: the entry {name!r} has dtype {array.dtype}, not numbers; refused.")
+    return array
+
+
+def _metadata(path, archive, members) -> dict:
+    info = members.get(_METADATA)
+    if info is None:
+        raise ApproximationFileError(f"{path}: no credo metadata: not a file written by approx.save().")
+    raw = _read_member(path, archive, info, _METADATA_LIMIT)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ApproximationFileError(f"{path}: no credo metadata: not a file written by approx.save().")
     try:
         metadata = json.loads(raw.tobytes().decode("utf-8"))
@@ -178,14 +200,27 @@ def _metadata(path, arrays: dict) -> dict:
         raise ApproximationFileError(f"{path}: its metadata are not valid JSON ({error}).") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ApproximationFileError(f"{path}: not a credo approximation file.")
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") not in (1, FORMAT_VERSION):
         raise ApproximationFileError(f"{path}: file format version {metadata.get('format_version')}; this credo "
-                                     f"reads version {FORMAT_VERSION}.")
+                                     f"reads versions 1 and {FORMAT_VERSION}.")
+    if metadata["format_version"] == 1:  # the frame was an entry of the parameters
+        metadata["frame"] = bool(metadata.get("whitened"))
+        metadata["params"] = {k: v for k, v in metadata.get("params", {}).items() if k != "frame"}
+    for field in ("num_mc", "chunk_size"):
+        value = metadata.get(field)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1 << 30:
+            raise ApproximationFileError(f"{path}: the metadata field {field!r} is {value!r}; it must be a positive "
+                                         "integer.")
+    for field in ("family", "key_impl"):
+        if not isinstance(metadata.get(field), str):
+            raise ApproximationFileError(f"{path}: the metadata field {field!r} is missing or not a string.")
+    if not isinstance(metadata.get("variables"), list) or not isinstance(metadata.get("optimizer"), dict):
+        raise ApproximationFileError(f"{path}: the metadata do not describe the variables and the optimiser.")
     return metadata
 
 
 def _check_variables(path, saved: list, current: list) -> None:
-    saved_names = [v["name"] for v in saved]
+    saved_names = [v.get("name") if isinstance(v, dict) else v for v in saved]
     current_names = [v["name"] for v in current]
     if saved_names != current_names:
         raise ApproximationFileError(
@@ -194,119 +229,130 @@ def _check_variables(path, saved: list, current: list) -> None:
     for old, new in zip(saved, current):
         for field, what in (("shape", "shape"), ("unconstrained_shape", "unconstrained shape"),
                             ("transform", "transform"), ("offset", "position in the parameter vector")):
-            if old[field] != new[field]:
-                fmt = (lambda v: tuple(v)) if isinstance(old[field], list) else (lambda v: v)
+            if old.get(field) != new[field]:
+                fmt = (lambda v: tuple(v)) if isinstance(new[field], list) else (lambda v: v)
+                found = old.get(field)
                 raise ApproximationFileError(
-                    f"{path}: the free variable {old['name']!r} had {what} {fmt(old[field])} in the saved fit; in "
-                    f"this model it has {fmt(new[field])}."
+                    f"{path}: the free variable {old['name']!r} had {what} "
+                    f"{fmt(found) if isinstance(found, list) else found} in the saved fit; in this model it has "
+                    f"{fmt(new[field])}."
                 )
 
 
-def _check_tree(path, what: str, loaded: dict, template: dict) -> dict:
-    """``loaded`` with the structure, shapes and dtypes of ``template`` (a clear error otherwise)."""
-    if set(loaded) != set(template):
-        raise ApproximationFileError(f"{path}: the {what} have entries {sorted(loaded)}; expected {sorted(template)}.")
+def _expected(path, arrays_needed: dict, archive, members, what: str) -> dict:
+    """Read the members named in ``arrays_needed`` (name -> template array), checked against the templates."""
     out = {}
-    for name, reference in template.items():
-        value = loaded[name]
-        if isinstance(reference, dict):
-            if not isinstance(value, dict):
-                raise ApproximationFileError(f"{path}: the {what} entry {name!r} should hold {sorted(reference)}.")
-            out[name] = _check_tree(path, what, value, reference)
-            continue
-        if isinstance(value, dict) or tuple(value.shape) != tuple(np.shape(reference)):
-            shape = "a group" if isinstance(value, dict) else tuple(value.shape)
+    for name, reference in arrays_needed.items():
+        info = members.get(name)
+        if info is None:
+            raise ApproximationFileError(f"{path}: the entry {name!r} ({what}) is missing.")
+        size = int(np.prod(reference.shape, dtype=np.int64))
+        value = _read_member(path, archive, info, 8 * max(size, 1) + _HEADER_ALLOWANCE)
+        if tuple(value.shape) != tuple(reference.shape):
             raise ApproximationFileError(
-                f"{path}: the {what} entry {name!r} has shape {shape}; this model needs {tuple(np.shape(reference))}."
+                f"{path}: the {what} entry {name.split('.', 1)[-1]!r} has shape {tuple(value.shape)}; this model "
+                f"needs {tuple(reference.shape)}."
             )
-        out[name] = jnp.asarray(value, dtype=jnp.result_type(reference))
+        out[name] = value
     return out
 
 
-def load_approximation(path, model: Model | None = None, optimizer=None):
-    """Read an approximation written by ``approx.save(path)`` for ``model``.
+def read_fields(path, model, optimizer=None) -> dict[str, Any]:
+    """Everything :class:`~credo.inference.approximation.Approximation` needs, read from ``path``.
 
-    Parameters
-    ----------
-    path : str or path-like
-    model : credo.Model, optional
-        The model it was fitted to (default: the current context). Its free
-        variables must have the saved names, shapes and transforms.
-    optimizer : optax.GradientTransformation, optional
-        The optimiser to continue with. Fits with the default optimiser need
-        none; for a custom one pass the same optimiser: its state is checked
-        leaf by leaf against ``optimizer.init(params)``. Without it the loaded
-        approximation samples and predicts but cannot ``refine``.
-
-    Returns
-    -------
-    Approximation
-        Samples, predicts and refines like the original (same draws for the
-        same seed; ``refine(n)`` continues exactly).
-
-    Raises
-    ------
-    ApproximationFileError
-        (a ``ValueError``) for a file that is not a credo approximation,
-        holds pickled objects, or does not fit the model.
+    Returns a dict with ``family``, ``state``, ``key``, ``hist``,
+    ``optimizer`` (an :class:`Optimizer` or None), ``num_mc``,
+    ``chunk_size``, ``start_losses``, ``best_start`` and ``stop_reason``.
     """
-    import optax
+    archive, members = _open(path)
+    with archive:
+        metadata = _metadata(path, archive, members)
+        compiled = model.compile()
+        _check_variables(path, metadata["variables"], describe_variables(compiled))
+        try:
+            family = family_from_label(metadata["family"])
+        except (ValueError, CredoError) as error:
+            raise ApproximationFileError(f"{path}: {error}") from None
+        if optimizer is None and metadata["optimizer"].get("kind") == "default":
+            optimizer = as_optimizer(None, family.default_optimizer)
+        elif optimizer is not None:
+            try:
+                optimizer = as_optimizer(optimizer, family.default_optimizer)
+            except CredoError as error:
+                raise ApproximationFileError(f"optimizer: {error}") from None
+        template = _template(compiled, family, optimizer, bool(metadata.get("frame")))
+        frame_prefix = "frame" if metadata["format_version"] > 1 else "params.frame"
+        params = _expected(path, {f"params.{k}": v for k, v in template.params.items()}, archive, members,
+                           "variational parameters")
+        params = {k.split(".", 1)[1]: v for k, v in params.items()}
+        frame = None
+        if template.frame is not None:
+            found = _expected(path, {f"{frame_prefix}.{k}": v for k, v in template.frame._asdict().items()},
+                              archive, members, "frame")
+            frame = Frame(*(found[f"{frame_prefix}.{k}"] for k in Frame._fields))
+        _check_finite(path, params, frame)
+        opt_state = _optimizer_state(path, archive, members, optimizer, template)
+        step = int(_expected(path, {"step": np.zeros((), np.int32)}, archive, members, "step count")["step"])
+        if step < 0:
+            raise ApproximationFileError(f"{path}: the step count is {step}.")
+        if "key" not in members:
+            raise ApproximationFileError(f"{path}: the entry 'key' is missing.")
+        key_data = _read_member(path, archive, members["key"], 1024)
+        try:
+            key = jax.random.wrap_key_data(jnp.asarray(key_data), impl=metadata["key_impl"])
+        except Exception as error:  # noqa: BLE001 - any malformed key
+            raise ApproximationFileError(f"{path}: the saved random key cannot be read ({error}).") from None
+        if "hist" not in members:
+            raise ApproximationFileError(f"{path}: the entry 'hist' is missing.")
+        hist = _read_member(path, archive, members["hist"], 8 * (step + 1) + _HEADER_ALLOWANCE)
+        start_losses = None
+        if "start_losses" in members:
+            start_losses = _read_member(path, archive, members["start_losses"], 8 * 4096 + _HEADER_ALLOWANCE)
+    dtype = jnp.result_type(template.params["mean"])
+    state = ADVIState({k: jnp.asarray(v, dtype) for k, v in params.items()}, opt_state,
+                      jnp.asarray(step, jnp.int32),
+                      None if frame is None else Frame(*(jnp.asarray(v, dtype) for v in frame)))
+    return {"family": family, "state": state, "key": key, "hist": np.asarray(hist, np.float32),
+            "optimizer": optimizer, "num_mc": int(metadata["num_mc"]), "chunk_size": int(metadata["chunk_size"]),
+            "start_losses": start_losses, "best_start": metadata.get("best_start"),
+            "stop_reason": metadata.get("stop_reason")}
 
-    from ..data import minibatch_fn
-    from .approximation import Approximation
-    from .fit import default_optimizer
 
-    model = modelcontext(model, what="load_approximation")
-    arrays = _read(path)
-    metadata = _metadata(path, arrays)
-    compiled = model.compile()
-    _check_variables(path, metadata["variables"], _variables(model))
-    try:
-        family = family_from_name(metadata["family"])
-    except (ValueError, KeyError) as error:
-        raise ApproximationFileError(f"{path}: {error}") from None
-    if optimizer is None and metadata["optimizer"]["kind"] == "default":
-        optimizer = default_optimizer(family.name)
-    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
-        raise ApproximationFileError(f"optimizer must be an optax.GradientTransformation; got {type(optimizer).__name__}.")
-    num_mc = int(metadata["num_mc"])
-    # The parameters' structure and shapes for this model and family.
-    template_algorithm = advi(compiled.logdensity_fn, family, optimizer if optimizer is not None else optax.identity(), num_mc)
-    template = template_algorithm.init(compiled.initial_position(), whiten=bool(metadata["whitened"]))
-    params = _check_tree(path, "variational parameters", _unflatten_params(arrays), template.params)
-    saved_leaves = []
-    i = 0
-    while f"opt.{i}" in arrays:
-        saved_leaves.append(arrays[f"opt.{i}"])
-        i += 1
-    opt_state: Any = None
-    if optimizer is not None:
-        reference, treedef = jax.tree_util.tree_flatten(optimizer.init(trainable(params)))
-        if len(reference) != len(saved_leaves):
+def _template(compiled, family, optimizer: Optimizer | None, framed: bool) -> ADVIState:
+    """The state's structure, shapes and dtypes for this model, family and optimiser (no compile)."""
+    transformation = optimizer.transformation if optimizer is not None else optax.identity()
+    algorithm = advi(compiled.logdensity_fn, family, transformation, 1)
+    position = jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype)
+    return jax.eval_shape(lambda p: algorithm.init(p, whiten=framed), position)
+
+
+def _check_finite(path, params: dict, frame) -> None:
+    arrays = dict(params, **({} if frame is None else frame._asdict()))
+    for name, value in arrays.items():
+        if not np.all(np.isfinite(value)):
+            raise ApproximationFileError(f"{path}: the saved parameter {name!r} holds NaN or inf; refused.")
+
+
+def _optimizer_state(path, archive, members, optimizer: Optimizer | None, template: ADVIState):
+    saved = sorted((int(name[4:]) for name in members if name.startswith("opt.") and name[4:].isdigit()))
+    if saved != list(range(len(saved))):
+        raise ApproximationFileError(f"{path}: the optimiser state's entries are not numbered 0..n-1.")
+    if optimizer is None:
+        return None
+    reference, treedef = jax.tree_util.tree_flatten(template.opt_state)
+    if len(reference) != len(saved):
+        raise ApproximationFileError(
+            f"{path}: the saved optimiser state has {len(saved)} arrays; the optimiser given has {len(reference)}: "
+            "pass the optimiser the fit used."
+        )
+    leaves = []
+    for k, ref in enumerate(reference):
+        leaf = _read_member(path, archive, members[f"opt.{k}"], 8 * max(int(np.prod(ref.shape)), 1)
+                            + _HEADER_ALLOWANCE)
+        if tuple(leaf.shape) != tuple(ref.shape):
             raise ApproximationFileError(
-                f"{path}: the saved optimiser state has {len(saved_leaves)} arrays; the optimiser given has "
-                f"{len(reference)}: pass the optimiser the fit used."
+                f"{path}: optimiser state array {k} has shape {tuple(leaf.shape)}; the optimiser given needs "
+                f"{tuple(ref.shape)}: pass the optimiser the fit used."
             )
-        for k, (leaf, ref) in enumerate(zip(saved_leaves, reference)):
-            if tuple(leaf.shape) != tuple(np.shape(ref)):
-                raise ApproximationFileError(
-                    f"{path}: optimiser state array {k} has shape {tuple(leaf.shape)}; the optimiser given needs "
-                    f"{tuple(np.shape(ref))}: pass the optimiser the fit used."
-                )
-        opt_state = jax.tree_util.tree_unflatten(
-            treedef, [jnp.asarray(leaf, dtype=jnp.result_type(ref)) for leaf, ref in zip(saved_leaves, reference)])
-    for name in ("step", "key", "hist"):
-        if name not in arrays:
-            raise ApproximationFileError(f"{path}: the entry {name!r} is missing.")
-    try:
-        key = jax.random.wrap_key_data(jnp.asarray(arrays["key"]), impl=metadata["key_impl"])
-    except Exception as error:  # noqa: BLE001 - any malformed key
-        raise ApproximationFileError(f"{path}: the saved random key cannot be read ({error}).") from None
-    state = ADVIState(params, opt_state, jnp.asarray(arrays["step"], jnp.int32).reshape(()))
-    approx = Approximation(model, family, optimizer, num_mc, key, state, arrays["hist"],
-                           int(metadata["chunk_size"]), minibatch_fn(model))
-    if "start_losses" in arrays:
-        approx.start_losses = arrays["start_losses"]
-    approx.best_start = metadata.get("best_start")
-    approx.stop_reason = metadata.get("stop_reason")
-    return approx
+        leaves.append(jnp.asarray(leaf, dtype=ref.dtype))
+    return jax.tree_util.tree_unflatten(treedef, leaves)

@@ -9,6 +9,7 @@ a Gaussian approximation of the posterior.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -18,10 +19,9 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
-from credo._config import jit_by_size, model_size
-from credo.errors import FitError
+from ..errors import FitError
 
-__all__ = ["MAPResult", "laplace_cholesky", "laplace_covariance", "optimize_lbfgs"]
+__all__ = ["MAPResult", "laplace_cholesky", "laplace_covariance", "optimize_lbfgs", "lbfgs_fn", "laplace_fn"]
 
 LogDensityFn = Callable[[jax.Array, Any], jax.Array]
 
@@ -63,6 +63,11 @@ def _flat_position(position: Any, what: str) -> jax.Array:
     return position
 
 
+def lbfgs_fn(logdensity_fn: LogDensityFn, maxiter: int) -> Callable[[jax.Array, Any, jax.Array], MAPResult]:
+    """``run(initial_position, data, tolerance) -> MAPResult``: the whole L-BFGS loop, to be jitted."""
+    return functools.partial(_lbfgs, logdensity_fn=logdensity_fn, maxiter=int(maxiter))
+
+
 def _lbfgs(
     initial_position: jax.Array,
     data: Any,
@@ -71,7 +76,7 @@ def _lbfgs(
     logdensity_fn: LogDensityFn,
     maxiter: int,
 ) -> MAPResult:
-    """The whole L-BFGS loop, compiled once per log density and ``maxiter``."""
+    """The whole L-BFGS loop (see :func:`optimize_lbfgs`)."""
 
     def objective_fn(position: jax.Array) -> jax.Array:
         return -logdensity_fn(position, data)
@@ -136,6 +141,7 @@ def optimize_lbfgs(
     *,
     maxiter: int = 1000,
     tolerance: float = 1e-6,
+    program: Callable | None = None,
 ) -> MAPResult:
     """Find the mode of a flat log density with L-BFGS.
 
@@ -150,7 +156,7 @@ def optimize_lbfgs(
     ----------
     logdensity_fn : callable
         ``logdensity_fn(position, data) -> scalar`` on a flat 1-D
-        unconstrained position.  Compiled code is cached per function object.
+        unconstrained position.
     initial_position : array, shape (d,)
         Starting point; its floating dtype sets the dtype of the search.
     data : pytree of arrays
@@ -163,6 +169,10 @@ def optimize_lbfgs(
         norm that small may be out of reach for large or badly scaled
         problems; the search then stops once it can no longer move, with
         ``converged=False``.
+    program : callable, optional
+        The compiled loop, ``jax.jit(lbfgs_fn(logdensity_fn, maxiter))``, to
+        reuse across calls (model drivers keep one per model); compiled
+        afresh when not given.
 
     Returns
     -------
@@ -183,54 +193,43 @@ def optimize_lbfgs(
     initial_position = _flat_position(initial_position, "optimize_lbfgs: initial_position")
     if maxiter < 1:
         raise FitError(f"optimize_lbfgs: maxiter must be at least 1, got {maxiter}.")
-    return _lbfgs(model_size(initial_position.shape[0], data))(
-        initial_position,
-        data,
-        jnp.asarray(tolerance, initial_position.dtype),
-        logdensity_fn=logdensity_fn,
-        maxiter=int(maxiter),
-    )
+    if program is None:
+        program = jax.jit(lbfgs_fn(logdensity_fn, maxiter))
+    return program(initial_position, data, jnp.asarray(tolerance, initial_position.dtype))
 
 
-def _hessian_and_cholesky(
-    position: jax.Array, data: Any, *, logdensity_fn: LogDensityFn
-) -> tuple[jax.Array, jax.Array]:
-    """Symmetrised negative Hessian and its lower Cholesky factor (NaN if not PD)."""
+def _precision(logdensity_fn: LogDensityFn, position: jax.Array, data: Any) -> jax.Array:
+    """The symmetrised negative Hessian."""
     hessian = jax.hessian(lambda x: logdensity_fn(x, data))(position)
-    precision = -0.5 * (hessian + hessian.T)
-    return precision, jnp.linalg.cholesky(precision)
+    return -0.5 * (hessian + hessian.T)
 
 
-def _laplace(
-    position: jax.Array, data: Any, *, logdensity_fn: LogDensityFn
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Covariance, its Cholesky factor, and that of the precision."""
-    _, precision_cholesky = _hessian_and_cholesky(position, data, logdensity_fn=logdensity_fn)
-    identity = jnp.eye(position.shape[0], dtype=precision_cholesky.dtype)
-    covariance = jax.scipy.linalg.cho_solve((precision_cholesky, True), identity)
-    covariance = 0.5 * (covariance + covariance.T)
-    return covariance, jnp.linalg.cholesky(covariance), precision_cholesky
+def laplace_fn(logdensity_fn: LogDensityFn) -> Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, jax.Array]]:
+    """``run(position, data) -> (covariance, its Cholesky factor, the precision's)``, to be jitted
+    (NaN factors where the negative Hessian is not positive definite)."""
 
+    def run(position: jax.Array, data: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+        precision_cholesky = jnp.linalg.cholesky(_precision(logdensity_fn, position, data))
+        identity = jnp.eye(position.shape[0], dtype=precision_cholesky.dtype)
+        covariance = jax.scipy.linalg.cho_solve((precision_cholesky, True), identity)
+        covariance = 0.5 * (covariance + covariance.T)
+        return covariance, jnp.linalg.cholesky(covariance), precision_cholesky
 
-_lbfgs = jit_by_size(_lbfgs, static_argnames=("logdensity_fn", "maxiter"))
-_negative_hessian_cholesky = jit_by_size(_hessian_and_cholesky, static_argnames=("logdensity_fn",))
-_laplace = jit_by_size(_laplace, static_argnames=("logdensity_fn",))
+    return run
 
 
 def _checked_laplace(
-    logdensity_fn: LogDensityFn, position: jax.Array, data: Any, caller: str
+    logdensity_fn: LogDensityFn, position: jax.Array, data: Any, caller: str, program: Callable | None = None
 ) -> tuple[jax.Array, jax.Array]:
     position = _flat_position(position, f"{caller}: position")
-    covariance, covariance_cholesky, precision_cholesky = _laplace(model_size(position.shape[0], data))(
-        position, data, logdensity_fn=logdensity_fn
-    )
+    if program is None:
+        program = jax.jit(laplace_fn(logdensity_fn))
+    covariance, covariance_cholesky, precision_cholesky = program(position, data)
     if not (
         np.all(np.isfinite(precision_cholesky))
         and np.all(np.isfinite(covariance_cholesky))
     ):
-        precision, _ = _negative_hessian_cholesky(model_size(position.shape[0], data))(
-            position, data, logdensity_fn=logdensity_fn
-        )
+        precision = _precision(logdensity_fn, position, data)
         eigenvalues = np.linalg.eigvalsh(np.asarray(precision, dtype=np.float64))
         raise FitError(
             f"{caller}: the curvature of the log density at this position is not "
@@ -287,7 +286,7 @@ def laplace_covariance(
 
 
 def laplace_cholesky(
-    logdensity_fn: LogDensityFn, position: jax.Array, data: Any
+    logdensity_fn: LogDensityFn, position: jax.Array, data: Any, program: Callable | None = None
 ) -> jax.Array:
     """Lower Cholesky factor of the Laplace covariance at a mode.
 
@@ -303,6 +302,8 @@ def laplace_cholesky(
         The mode.
     data : pytree of arrays
         Passed to ``logdensity_fn``.
+    program : callable, optional
+        ``jax.jit(laplace_fn(logdensity_fn))``, to reuse across calls.
 
     Returns
     -------
@@ -325,6 +326,6 @@ def laplace_cholesky(
     >>> draws = mode + jax.random.normal(jax.random.key(0), (1000, 2)) @ chol.T
     """
     _, covariance_cholesky = _checked_laplace(
-        logdensity_fn, position, data, "laplace_cholesky"
+        logdensity_fn, position, data, "laplace_cholesky", program
     )
     return covariance_cholesky

@@ -14,62 +14,27 @@ import warnings
 from typing import Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from ..errors import FitError, InitvalError, ModelError
-from ..model.compile import _default_value, _distribution, _transform, check_data
+from ..errors import FitError
+from ..model.compile import check_data
 from ..model.core import Model, modelcontext
+from ..model.programs import data_signature
+from .advi import FullRank
+from .approximation import Approximation
 from .map import MAPResult, laplace_cholesky, optimize_lbfgs
+from .optimizers import as_optimizer
+from .programs import LBFGS, Constrain, Laplace
 from .results import as_key
 
-__all__ = ["find_MAP", "laplace", "point_to_position", "MAP_METHODS"]
+__all__ = ["find_MAP", "laplace", "laplace_start", "MAP_METHODS"]
 
 #: Names ``find_MAP(method=...)`` accepts (all run optax's L-BFGS with a zoom line search).
 MAP_METHODS = ("lbfgs", "l-bfgs", "l-bfgs-b", "bfgs")
 #: L-BFGS iterations used when a fit starts at the MAP (``init="map"``).
 INIT_MAP_MAXITER = 1000
-
-
-def point_to_position(model: Model, point: Mapping | None = None) -> jax.Array:
-    """The flat unconstrained vector of constrained values of the free variables.
-
-    Variables missing from ``point`` take their initial value (``initval``,
-    else the prior mean where finite, else the transform of zero).
-    """
-    compiled = model.compile()
-    if not point:
-        return compiled.initial_position()
-    names = set(compiled.free_names)
-    unknown = sorted(set(point) - names)
-    if unknown:
-        raise ModelError(f"start values for {unknown}: they are not free variables of the model; it has "
-                         f"{sorted(names)}.")
-    values, cache = compiled._base_values(model.data_values), {}
-    params = {}
-    dtype = jnp.zeros(()).dtype
-    for rv in compiled._free_rvs:
-        d = _distribution(rv, values, cache)
-        if rv.name in point:
-            value = jnp.asarray(point[rv.name], dtype)
-            try:
-                value = jnp.broadcast_to(value, rv.shape)
-            except ValueError:
-                raise InitvalError(f"the start value of {rv.name!r} has shape {np.shape(point[rv.name])}; the "
-                                   f"variable has shape {rv.shape}.") from None
-            if not bool(jnp.all(jnp.isfinite(value))) or not bool(jnp.all(d.support.check(value))):
-                raise InitvalError(f"the start value of {rv.name!r} is outside its support ({d.support}).")
-        else:
-            value = rv.initval if rv.initval is not None else _default_value(rv, d)
-        values[rv.name] = value
-        params[rv.name] = _transform(d).inv(jnp.asarray(value, dtype))
-    return compiled.flatten(params)
-
-
-def _constrainer(compiled):
-    if "constrain" not in compiled.cache:
-        compiled.cache["constrain"] = compiled.jit(compiled.constrain_fn)
-    return compiled.cache["constrain"]
+#: Steps per compiled chunk when a Laplace approximation is continued as full-rank ADVI.
+LAPLACE_CHUNK_SIZE = 1000
 
 
 def _checked_model(model: Model, what: str):
@@ -89,7 +54,9 @@ def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float,
     if not np.isfinite(start_value):
         raise FitError(f"{what}: the log density is {start_value} at the starting point; give start values "
                        "inside the support, or check the priors and data.")
-    result = optimize_lbfgs(compiled.logdensity_fn, position, data, maxiter=int(maxiter), tolerance=tolerance)
+    program = compiled.programs.get(LBFGS(int(maxiter), data_signature(data)), compiled)
+    result = optimize_lbfgs(compiled.logdensity_fn, position, data, maxiter=int(maxiter), tolerance=tolerance,
+                            program=program)
     if not np.isfinite(float(result.logdensity)) or not np.all(np.isfinite(np.asarray(result.position))):
         raise FitError(f"{what}: L-BFGS left the region where the log density is finite (log density "
                        f"{float(result.logdensity)}): the posterior may have no mode (an unbounded density, as "
@@ -157,14 +124,15 @@ def find_MAP(
         raise FitError(f"find_MAP: unknown method {method!r}; credo offers 'lbfgs'.")
     compiled = _checked_model(model, "find_MAP")
     data = dict(model.data_values)
-    position = point_to_position(model, start)
+    position = compiled.position_from_point(start)
     if jitter:
         position = position + jax.random.uniform(as_key(random_seed), position.shape, position.dtype, -jitter, jitter)
     result = run_map(compiled, position, data, maxiter, tolerance, "find_MAP")
     if not bool(result.converged) and int(result.num_iterations) >= int(maxiter):
         warnings.warn(f"find_MAP stopped at maxiter={maxiter} before converging (gradient norm "
                       f"{float(result.grad_norm):.3g}); raise maxiter.", stacklevel=2)
-    values = jax.device_get(_constrainer(compiled)(result.position, data))
+    constrain = compiled.programs.get(Constrain(data_signature(data), batched=False), compiled)
+    values = jax.device_get(constrain(result.position, data))
     point = {name: np.asarray(value) for name, value in values.items()}
     return (point, result) if return_raw else point
 
@@ -173,8 +141,9 @@ def laplace_start(compiled, position: jax.Array, data, maxiter: int = INIT_MAP_M
                   what: str = "the Laplace approximation") -> tuple[jax.Array, jax.Array, MAPResult]:
     """The mode from ``position`` and the Cholesky factor of the Laplace covariance there."""
     result = run_map(compiled, position, data, maxiter, 1e-6, what)
+    program = compiled.programs.get(Laplace(data_signature(data)), compiled)
     try:
-        cholesky = laplace_cholesky(compiled.logdensity_fn, result.position, data)
+        cholesky = laplace_cholesky(compiled.logdensity_fn, result.position, data, program=program)
     except np.linalg.LinAlgError:  # a Hessian with NaN or inf entries
         raise FitError(f"{what}: the curvature at the point L-BFGS reached is not finite (log density "
                        f"{float(result.logdensity):.4g}): the posterior may have no mode there.") from None
@@ -189,27 +158,32 @@ def laplace(
     obj_optimizer=None,
     obj_n_mc: int = 1,
     chunk_size: int | None = None,
-):
+) -> Approximation:
     """The Laplace approximation: a Gaussian at the mode with the inverse negative Hessian as covariance.
 
     What ``cr.fit(method="laplace")`` returns. The result is a full-rank
     :class:`Approximation` with an empty ``hist``, parameterised in the
     whitened frame of the mode (its ``state`` is that of a full-rank ADVI fit
     started with ``init="map"``), so ``approx.refine(n)`` continues it as
-    full-rank ADVI. ``approx.map_result`` holds the L-BFGS outcome.
-    """
-    from .approximation import Approximation
-    from .fit import DEFAULT_CHUNK_SIZE, FullRankADVI, _optimizer
-    from ..data import minibatch_fn
+    full-rank ADVI with ``obj_optimizer`` (default Adam at 1e-3) and
+    ``obj_n_mc`` draws per step. ``approx.map_result`` holds the L-BFGS
+    outcome.
 
+    Examples
+    --------
+    >>> import credo as cr, numpy as np
+    >>> with cr.Model():
+    ...     mu = cr.Normal("mu", 0, 10)
+    ...     y = cr.Normal("y", mu, 1, observed=np.array([0.9, 1.1, 1.0]))
+    ...     approx = cr.fit(method="laplace", random_seed=0)
+    >>> round(float(approx.mean["mu"]), 2), round(float(approx.std["mu"]), 2)
+    (1.0, 0.58)
+    """
     model = modelcontext(model, what="fit")
     compiled = _checked_model(model, "laplace")
     data = dict(model.data_values)
-    mode, cholesky, result = laplace_start(compiled, point_to_position(model, start), data, maxiter)
-    inference = FullRankADVI(obj_optimizer=obj_optimizer, obj_n_mc=obj_n_mc)
-    optimizer = _optimizer(compiled, inference.obj_optimizer, inference.family_name)
-    approx = Approximation.start(model, inference.family(), optimizer, int(obj_n_mc), as_key(random_seed),
-                                 int(chunk_size or DEFAULT_CHUNK_SIZE), minibatch_fn(model), position=mode,
-                                 cholesky=cholesky, whiten=True)
-    approx.map_result = result
-    return approx
+    mode, cholesky, result = laplace_start(compiled, compiled.position_from_point(start), data, maxiter)
+    family = FullRank()
+    return Approximation.start(model, family, as_optimizer(obj_optimizer, family.default_optimizer),
+                               as_key(random_seed), num_mc=obj_n_mc, chunk_size=chunk_size or LAPLACE_CHUNK_SIZE,
+                               position=mode, cholesky=cholesky, whiten=True, map_result=result)

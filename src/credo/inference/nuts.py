@@ -15,20 +15,17 @@ it as a constant.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.adaptation.base import get_filter_adapt_info_fn
-from blackjax.mcmc.hmc import HMCState
 
-from credo._config import jit_by_size, model_size
-from credo.errors import FitError
+from ..errors import FitError
 
-__all__ = ["NUTSParameters", "run_nuts"]
+__all__ = ["NUTSParameters", "NUTSPrograms", "nuts_programs", "run_nuts", "STAT_NAMES"]
 
 #: Number of sampling steps compiled into one ``lax.scan``; ``progress_fn`` is
 #: called after each chunk.
@@ -65,9 +62,9 @@ class NUTSParameters(NamedTuple):
 
 
 # ---------------------------------------------------------------------------
-# Compiled pieces.  ``logdensity_fn`` and the step counts are static, so a
-# second call with the same log density and settings reuses the compiled code;
-# ``data`` is a traced argument, bound to the log density inside the trace.
+# The pieces, compiled by :func:`nuts_programs`.  ``data`` is a traced
+# argument, bound to the log density inside the trace.  BlackJAX is imported
+# when they are traced, so that importing credo does not import it.
 # ---------------------------------------------------------------------------
 
 
@@ -80,8 +77,11 @@ def _warmup(
     num_warmup: int,
     target_accept: float,
     max_tree_depth: int,
-) -> tuple[HMCState, NUTSParameters]:
+) -> tuple[Any, NUTSParameters]:
     """Window adaptation of every chain, as one compiled call."""
+    import blackjax
+    from blackjax.adaptation.base import get_filter_adapt_info_fn
+
     bound_logdensity_fn = lambda position: logdensity_fn(position, data)
     adaptation = blackjax.window_adaptation(
         blackjax.nuts,
@@ -102,10 +102,10 @@ def _warmup(
     return jax.vmap(adapt_one_chain)(keys, initial_positions)
 
 
-def _initial_states(
-    initial_positions: jax.Array, data: Any, *, logdensity_fn: LogDensityFn
-) -> HMCState:
+def _initial_states(initial_positions: jax.Array, data: Any, *, logdensity_fn: LogDensityFn):
     """NUTS states at the initial positions (used when there is no warm-up)."""
+    import blackjax
+
     bound_logdensity_fn = lambda position: logdensity_fn(position, data)
     return jax.vmap(lambda position: blackjax.nuts.init(position, bound_logdensity_fn))(
         initial_positions
@@ -114,7 +114,7 @@ def _initial_states(
 
 def _sample_chunk(
     chain_keys: jax.Array,
-    states: HMCState,
+    states: Any,
     parameters: NUTSParameters,
     first_step: jax.Array,
     data: Any,
@@ -122,24 +122,26 @@ def _sample_chunk(
     logdensity_fn: LogDensityFn,
     num_steps: int,
     max_tree_depth: int,
-) -> tuple[HMCState, jax.Array, dict[str, jax.Array]]:
+) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
     """``num_steps`` NUTS transitions of every chain, as one ``lax.scan``.
 
     The key of step ``t`` of a chain is ``fold_in(chain_key, t)``, with ``t``
     counted from the start of sampling, so the draws do not depend on how the
     run is cut into chunks.
     """
+    import blackjax
+
     bound_logdensity_fn = lambda position: logdensity_fn(position, data)
     kernel = blackjax.nuts.build_kernel()
     step_indices = first_step + jnp.arange(num_steps)
 
     def sample_one_chain(
         chain_key: jax.Array,
-        state: HMCState,
+        state: Any,
         step_size: jax.Array,
         inverse_mass_matrix: jax.Array,
     ):
-        def one_step(state: HMCState, step_index: jax.Array):
+        def one_step(state: Any, step_index: jax.Array):
             key = jax.random.fold_in(chain_key, step_index)
             state, info = kernel(
                 key,
@@ -168,9 +170,45 @@ def _sample_chunk(
     return states, positions, stats
 
 
-_warmup = jit_by_size(_warmup, static_argnames=("logdensity_fn", "num_warmup", "target_accept", "max_tree_depth"))
-_initial_states = jit_by_size(_initial_states, static_argnames=("logdensity_fn",))
-_sample_chunk = jit_by_size(_sample_chunk, static_argnames=("logdensity_fn", "num_steps", "max_tree_depth"))
+class NUTSPrograms(NamedTuple):
+    """The compiled pieces :func:`run_nuts` calls (see :func:`nuts_programs`).
+
+    Attributes
+    ----------
+    warmup : callable
+        ``warmup(keys, initial_positions, data) -> (states, NUTSParameters)``.
+    initial_states : callable
+        ``initial_states(initial_positions, data) -> states`` (no warm-up).
+    sample_chunk : callable
+        ``sample_chunk(chain_keys, states, parameters, first_step, data,
+        num_steps=...) -> (states, positions, stats)`` (``num_steps`` static).
+    """
+
+    warmup: Callable
+    initial_states: Callable
+    sample_chunk: Callable
+
+
+def nuts_programs(
+    logdensity_fn: LogDensityFn,
+    *,
+    num_warmup: int,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    jit: Callable = jax.jit,
+) -> NUTSPrograms:
+    """The pieces of a NUTS run on ``logdensity_fn``, each compiled with ``jit(fn, **kwargs)``.
+
+    Model drivers pass a ``jit`` that applies the model's XLA options and
+    keep the programs in the model's program cache.
+    """
+    return NUTSPrograms(
+        jit(functools.partial(_warmup, logdensity_fn=logdensity_fn, num_warmup=int(num_warmup),
+                              target_accept=float(target_accept), max_tree_depth=int(max_tree_depth))),
+        jit(functools.partial(_initial_states, logdensity_fn=logdensity_fn)),
+        jit(functools.partial(_sample_chunk, logdensity_fn=logdensity_fn, max_tree_depth=int(max_tree_depth)),
+            static_argnames=("num_steps",)),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -189,6 +227,7 @@ def run_nuts(
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
     progress_fn: ProgressFn | None = None,
+    programs: NUTSPrograms | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Draw from a flat log density with NUTS, several chains at once.
 
@@ -203,8 +242,7 @@ def run_nuts(
         PRNG key.
     logdensity_fn : callable
         ``logdensity_fn(position, data) -> scalar``: the log density (up to a
-        constant) of a flat 1-D unconstrained position.  Compiled code is
-        cached per function object, so pass the same object to reuse it.
+        constant) of a flat 1-D unconstrained position.
     initial_positions : array, shape (chains, d)
         Starting point of each chain.  Its floating dtype sets the dtype of
         the run (float64 needs ``jax_enable_x64``).
@@ -227,6 +265,9 @@ def run_nuts(
         ``"warmup"`` and ``"sampling"``.  Called with ``num_done=0`` before
         each phase and after each compiled chunk, ending with
         ``num_done == num_total``.
+    programs : NUTSPrograms, optional
+        The compiled pieces (:func:`nuts_programs` with the same settings), to
+        reuse across calls; compiled afresh when not given.
 
     Returns
     -------
@@ -281,7 +322,9 @@ def run_nuts(
         )
 
     num_chains, dimension = initial_positions.shape
-    size = model_size(dimension, data)
+    if programs is None:
+        programs = nuts_programs(logdensity_fn, num_warmup=num_warmup, target_accept=target_accept,
+                                 max_tree_depth=max_tree_depth)
     dtype = initial_positions.dtype
     report = progress_fn if progress_fn is not None else (lambda *args: None)
     warmup_key, sampling_key = jax.random.split(key)
@@ -289,17 +332,9 @@ def run_nuts(
     # --- Warm-up: one compiled call (see Notes). ---
     report("warmup", 0, num_warmup)
     if num_warmup > 0:
-        states, parameters = _warmup(size)(
-            jax.random.split(warmup_key, num_chains),
-            initial_positions,
-            data,
-            logdensity_fn=logdensity_fn,
-            num_warmup=int(num_warmup),
-            target_accept=float(target_accept),
-            max_tree_depth=int(max_tree_depth),
-        )
+        states, parameters = programs.warmup(jax.random.split(warmup_key, num_chains), initial_positions, data)
     else:
-        states = _initial_states(size)(initial_positions, data, logdensity_fn=logdensity_fn)
+        states = programs.initial_states(initial_positions, data)
         parameters = NUTSParameters(
             jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype)
         )
@@ -318,15 +353,8 @@ def run_nuts(
     num_done = 0
     while num_done < num_draws:
         num_steps = min(SAMPLING_CHUNK_SIZE, num_draws - num_done)
-        states, positions, stats = _sample_chunk(size)(
-            chain_keys,
-            states,
-            parameters,
-            jnp.asarray(num_done, jnp.int32),
-            data,
-            logdensity_fn=logdensity_fn,
-            num_steps=num_steps,
-            max_tree_depth=int(max_tree_depth),
+        states, positions, stats = programs.sample_chunk(
+            chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), data, num_steps=num_steps
         )
         # Moving the chunk to the host also waits for it to finish.
         position_chunks.append(np.asarray(positions))

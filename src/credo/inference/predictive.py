@@ -9,10 +9,13 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model.core import Model, modelcontext
-from .batching import batch_size, map_in_batches
+from ..model.programs import data_signature
+from .batching import batch_size
+from .programs import Predictive, PriorPredictive
 from .results import as_key, to_inference_data
 
-__all__ = ["sample_posterior_predictive", "sample_prior_predictive"]
+__all__ = ["sample_posterior_predictive", "sample_prior_predictive", "predictive_draws"]
+
 
 def _posterior_draws(trace, free_names: list[str]) -> tuple[dict, tuple[int, int]]:
     """Free-variable draws as arrays (chain, draw, ...) from InferenceData, a Dataset or a dict."""
@@ -41,23 +44,16 @@ def _observed_data(model: Model, names: Sequence[str], predictive: dict) -> dict
     return out
 
 
-def _predictive_fn(compiled, names: tuple[str, ...]):
-    """``run(key, free_values, data, size)``: one predictive draw per posterior draw,
-    each with its own key from ``split(key)``, as one compiled call."""
-    cache_key = ("posterior_predictive", names)
-    if cache_key not in compiled.cache:
+def predictive_draws(compiled, free_values: dict, data: dict, names: tuple, key: jax.Array) -> dict:
+    """One draw of ``names`` (observed variables, deterministics) per posterior draw, at ``data``.
 
-        def run(key, free_values, data, size):
-            def one(args):
-                draw_key, values = args
-                out = compiled.forward_sample_fn(draw_key, values, data)
-                return {name: out[name] for name in names}
-
-            num = jax.tree_util.tree_leaves(free_values)[0].shape[0]
-            return map_in_batches(one, (jax.random.split(key, num), free_values), size)
-
-        compiled.cache[cache_key] = compiled.jit(run, static_argnums=3)
-    return compiled.cache[cache_key]
+    ``free_values`` holds ``(n, ...)`` constrained draws of every free
+    variable; the result ``(n, ...)`` arrays, from one compiled call (each
+    draw with its own key from ``split(key, n)``).
+    """
+    num = next(iter(free_values.values())).shape[0]
+    run = compiled.programs.get(Predictive(tuple(names), data_signature(data)), compiled)
+    return run(key, free_values, data, batch_size(data, num))
 
 
 def sample_posterior_predictive(
@@ -123,9 +119,7 @@ def sample_posterior_predictive(
         chosen = np.sort(rng.choice(total, int(samples), replace=False))
         flat = {name: value[chosen] for name, value in flat.items()}
         chains, draws = 1, int(samples)
-    data = dict(model.data_values)
-    run = _predictive_fn(compiled, names)
-    out = run(key, flat, data, batch_size(data, chains * draws))
+    out = predictive_draws(compiled, flat, dict(model.data_values), names, key)
     predictive = {name: np.asarray(v).reshape((chains, draws) + v.shape[1:]) for name, v in out.items()}
     return to_inference_data(posterior_predictive=predictive,
                              observed_data=_observed_data(model, names, predictive) or None)
@@ -161,9 +155,7 @@ def sample_prior_predictive(
     compiled = model.compile()
     data = dict(model.data_values)
     keys = jax.random.split(as_key(random_seed), int(samples))
-    if "prior_predictive" not in compiled.cache:
-        compiled.cache["prior_predictive"] = compiled.jit(jax.vmap(compiled.prior_sample_fn, (0, None)))
-    draws = compiled.cache["prior_predictive"](keys, data)
+    draws = compiled.programs.get(PriorPredictive(data_signature(data)), compiled)(keys, data)
     draws = {name: np.asarray(value)[None] for name, value in draws.items()}
     if var_names is not None:
         draws = {name: value for name, value in draws.items() if name in set(var_names)}

@@ -9,6 +9,7 @@ around the initial point as PyMC's default ``jitter+adapt_diag`` does.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Mapping
 
 import jax
@@ -18,40 +19,20 @@ import numpy as np
 from ..errors import FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
+from ..model.programs import data_signature
+from .nuts import STAT_NAMES, run_nuts
+from .programs import NUTS, Constrain, FiniteCheck
 from .results import as_key, to_inference_data
 
 __all__ = ["sample"]
 
-#: Draws pushed through the model per compiled batch when constraining.
-CONSTRAIN_BATCH = 1024
 #: Tries at a jittered start with a finite log density before a chain starts unjittered.
 JITTER_TRIES = 10
 
 
-def _constrain_draws(compiled, flat: jax.Array, data) -> dict:
-    key = ("sample_constrain",)
-    if key not in compiled.cache:
-        def run(flat, data):
-            return jax.lax.map(lambda z: compiled.constrain_fn(z, data), flat, batch_size=CONSTRAIN_BATCH)
-
-        compiled.cache[key] = compiled.jit(run)
-    return compiled.cache[key](flat, data)
-
-
-def _finite_at(compiled):
-    key = ("sample_finite",)
-    if key not in compiled.cache:
-        def finite(positions, data):
-            value, grad = jax.vmap(jax.value_and_grad(compiled.logdensity_fn), (0, None))(positions, data)
-            return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad), axis=-1)
-
-        compiled.cache[key] = compiled.jit(finite)
-    return compiled.cache[key]
-
-
 def _initial_positions(compiled, start: jax.Array, data, chains: int, key: jax.Array, jitter: bool) -> jax.Array:
     """``chains`` starts: ``start`` plus uniform(-1, 1) jitter, redrawn where the density is not finite."""
-    finite = _finite_at(compiled)
+    finite = compiled.programs.get(FiniteCheck(data_signature(data)), compiled)
     if not bool(finite(start[None], data)[0]):
         value = float(compiled.logdensity_fn(start, data))
         raise FitError(f"sample: the log density (or its gradient) is not finite at the initial point (log density "
@@ -157,9 +138,12 @@ def sample(
     """
     del cores
     model = modelcontext(model, what="sample")
-    for name, value in (("draws", draws), ("chains", chains)):
+    for name, value in (("draws", draws), ("chains", chains), ("max_treedepth", max_treedepth)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise FitError(f"sample: {name} must be a positive integer; got {value!r}.")
+    if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float, np.number)) \
+            or not 0 < target_accept < 1:
+        raise FitError(f"sample: target_accept must be a number in (0, 1); got {target_accept!r}.")
     if isinstance(tune, bool) or not isinstance(tune, (int, np.integer)) or tune < 0:
         raise FitError(f"sample: tune must be a non-negative integer; got {tune!r}.")
     compiled = model.compile()
@@ -169,26 +153,25 @@ def sample(
         raise FitError(f"sample: the free variables {compiled.discrete_free} are discrete; NUTS needs continuous "
                        "ones (observe them, or marginalise them out).")
     check_data(model)
-    from .mode import point_to_position
-
     data = dict(model.data_values)
+    signature = data_signature(data)
     key = as_key(random_seed)
     jitter_key, nuts_key = jax.random.split(key)
-    start = point_to_position(model, initvals)
+    start = compiled.position_from_point(initvals)
     positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
+    programs = compiled.programs.get(NUTS(int(tune), float(target_accept), int(max_treedepth), signature), compiled)
     bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
     began = time.perf_counter()
-    from .nuts import STAT_NAMES, run_nuts  # BlackJAX is imported only when NUTS runs
-
     try:
         flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
                                num_draws=int(draws), target_accept=float(target_accept),
-                               max_tree_depth=int(max_treedepth), progress_fn=progress_fn)
+                               max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs)
     finally:
         bar.close()
     elapsed = time.perf_counter() - began
     chains_, draws_ = flat.shape[:2]
-    values = jax.device_get(_constrain_draws(compiled, jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
+    constrain = compiled.programs.get(Constrain(signature), compiled)
+    values = jax.device_get(constrain(jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
     posterior = {name: np.asarray(value).reshape((chains_, draws_) + value.shape[1:])
                  for name, value in values.items()}
     sample_stats = {name: stats[name] for name in STAT_NAMES if name in stats}
@@ -202,8 +185,6 @@ def sample(
         idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": int(tune), "inference_library": "credo"})
     n_divergent = int(np.sum(stats["diverging"]))
     if n_divergent:
-        import warnings
-
         warnings.warn(f"There were {n_divergent} divergences after tuning. Increase `target_accept` or "
                       "reparameterize.", stacklevel=2)
     return idata

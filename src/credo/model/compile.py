@@ -15,10 +15,16 @@ import numpy as np
 import numpyro.distributions as ndist
 from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 
-from ..errors import ModelError, ObservedError
+from .._config import jit as _jit_for_size, settings
+from ..errors import InitvalError, ModelError, ObservedError
+from .programs import ProgramCache, data_signature
 from .variables import RandomVariable, evaluate
 
-__all__ = ["CompiledModel", "compile_model", "initial_point", "joint_logp", "likelihood_scale"]
+__all__ = [
+    "CompiledModel", "compile_model", "initial_point", "joint_logp", "likelihood_scale", "point_to_position",
+    "build_distribution", "default_transform", "describe_transform", "check_data", "check_data_arguments",
+    "FreeVariableInfo",
+]
 
 
 class FreeVariableInfo(NamedTuple):
@@ -30,9 +36,15 @@ class FreeVariableInfo(NamedTuple):
     offset: int
     size: int
     transformed: bool  # whether the map to the constrained space is not the identity
+    transform: str  # the transform's name, e.g. "ExpTransform" (saved files record it)
 
 
-def _distribution(rv: RandomVariable, values: dict, cache: dict):
+def build_distribution(rv: RandomVariable, values: dict, cache: dict):
+    """The numpyro distribution of ``rv`` given the values of the nodes it depends on.
+
+    ``values`` maps names to arrays; ``cache`` memoises shared sub-expressions
+    within one evaluation (see :func:`credo.model.variables.evaluate`).
+    """
     params = {k: evaluate(v, values, cache) for k, v in rv.params.items()}
     d = rv.distribution.build(params)
     if not rv.is_observed and tuple(d.batch_shape) != rv.batch_shape:
@@ -40,8 +52,22 @@ def _distribution(rv: RandomVariable, values: dict, cache: dict):
     return d
 
 
-def _transform(d):
+def default_transform(d):
+    """numpyro's bijection from the real line onto the support of ``d``."""
     return biject_to(d.support)
+
+
+def describe_transform(transform) -> str:
+    """A transform's name, with its parts for composed transforms: ``ComposeTransform(ExpTransform,...)``."""
+    name = type(transform).__name__
+    if name == "IndependentTransform":
+        return describe_transform(transform.base_transform)
+    parts = getattr(transform, "parts", None)
+    if parts:
+        return f"{name}({','.join(describe_transform(p) for p in parts)})"
+    return name
+
+
 
 
 def _is_identity(transform) -> bool:
@@ -120,17 +146,17 @@ class CompiledModel:
         self.discrete_free = [rv.name for rv in self._free_rvs if rv.distribution.discrete]
         self.free = self._layout(model)
         self.dim = sum(info.size for info in self.free)
-        #: Compiled functions of the inference layer, keyed by what they depend on.
-        self.cache: dict = {}
+        #: Compiled programs of the inference layer, keyed by hashable specs (bounded: see ProgramCache).
+        self.programs = ProgramCache(lambda: settings().program_cache_size)
 
     # layout ---------------------------------------------------------------------
     def _layout(self, model) -> list[FreeVariableInfo]:
         infos, offset = [], 0
         shapes = self._unconstrained_shapes(model.data_values)
         for rv in self._free_rvs:
-            shape, transformed = shapes[rv.name]
+            shape, transformed, transform = shapes[rv.name]
             size = int(np.prod(shape, dtype=int))
-            infos.append(FreeVariableInfo(rv.name, rv.shape, shape, offset, size, transformed))
+            infos.append(FreeVariableInfo(rv.name, rv.shape, shape, offset, size, transformed, transform))
             offset += size
         return infos
 
@@ -140,26 +166,32 @@ class CompiledModel:
         def probe(data):
             values, cache = self._base_values(data), {}
             for rv in self._free_rvs:
-                d = _distribution(rv, values, cache)
+                d = build_distribution(rv, values, cache)
                 if rv.distribution.discrete:
-                    found[rv.name] = (tuple(rv.shape), False)
+                    found[rv.name] = (tuple(rv.shape), False, "discrete")
                     values[rv.name] = jnp.zeros(rv.shape, jnp.int32)
                     continue
-                transform = _transform(d)
-                found[rv.name] = (tuple(transform.inverse_shape(rv.shape)), not _is_identity(transform))
+                transform = default_transform(d)
+                found[rv.name] = (tuple(transform.inverse_shape(rv.shape)), not _is_identity(transform),
+                                  describe_transform(transform))
                 values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
             return jnp.zeros(())
 
         jax.eval_shape(probe, dict(data))
         return found
 
-    def jit(self, fn, **kwargs):
-        """``jax.jit(fn, **kwargs)`` with the XLA options for this model's size
-        under its current data (see :func:`credo._config.compiler_options`)."""
-        from .._config import jit, model_size
+    def jit(self, fn, signature=None, batch_rows=None, **kwargs):
+        """``jax.jit(fn, **kwargs)`` with the XLA options for this model's size on data of this
+        signature (see :func:`credo._config.compiler_options`).
 
-        batch_rows = {name: group.batch_size for group in self.model.minibatches for name in group.names}
-        return jit(fn, model_size(self.dim, self.model.data_values, batch_rows), **kwargs)
+        ``signature`` is a :func:`~credo.model.programs.data_signature` (the
+        model's current data when None); ``batch_rows`` the batch size of
+        arrays read in minibatches.
+        """
+        if signature is None:
+            signature = data_signature(self.model.data_values)
+        rows = [(batch_rows or {}).get(name, shape[0]) for name, shape, _ in signature if len(shape) > 0]
+        return _jit_for_size(fn, int(self.dim) * max(rows, default=1), **kwargs)
 
     @property
     def free_names(self) -> list[str]:
@@ -190,8 +222,8 @@ class CompiledModel:
         params = self.unflatten(position)
         terms = []
         for rv in self._free_rvs:
-            d = _distribution(rv, values, cache)
-            transform = _transform(d)
+            d = build_distribution(rv, values, cache)
+            transform = default_transform(d)
             unconstrained = params[rv.name]
             value = transform(unconstrained)
             values[rv.name] = value
@@ -213,7 +245,7 @@ class CompiledModel:
         for d, value, transform, unconstrained in self._constrain_into(position, values, cache):
             total = total + jnp.sum(d.log_prob(value)) + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
         for rv in self._observed_rvs:
-            d = _distribution(rv, values, cache)
+            d = build_distribution(rv, values, cache)
             observed = values[rv.name]
             scale = likelihood_scale(rv.total_size, tuple(observed.shape))
             total = total + scale * jnp.sum(d.log_prob(observed))
@@ -242,7 +274,7 @@ class CompiledModel:
         values.update(free_values)
         out = {}
         for index, rv in enumerate(self._observed_rvs):
-            d = _distribution(rv, values, cache)
+            d = build_distribution(rv, values, cache)
             batch = _sample_batch(d, tuple(values[rv.name].shape), rv.param_batch_shape)
             if batch != tuple(d.batch_shape):
                 d = d.expand(batch)
@@ -258,7 +290,7 @@ class CompiledModel:
         values, cache = self._base_values(data), {}
         out = {}
         for index, rv in enumerate(self._free_rvs):
-            d = _distribution(rv, values, cache)
+            d = build_distribution(rv, values, cache)
             if _is_improper(d):
                 raise ModelError(f"{rv.distribution.name} {rv.name!r} is improper: it has no prior to draw from.")
             values[rv.name] = out[rv.name] = d.sample(jax.random.fold_in(key, index))
@@ -271,10 +303,10 @@ class CompiledModel:
         values, cache = self._base_values(data), {}
         params = {}
         for rv in self._free_rvs:
-            d = _distribution(rv, values, cache)
+            d = build_distribution(rv, values, cache)
             value = jnp.asarray(free_values[rv.name])
             values[rv.name] = value
-            params[rv.name] = _transform(d).inv(value)
+            params[rv.name] = default_transform(d).inv(value)
         return self.flatten(params)
 
     def initial_position(self) -> jax.Array:
@@ -283,9 +315,59 @@ class CompiledModel:
         if not any(info.transformed for info in self.free):  # nothing to transform: no program to compile
             dtype = jnp.zeros(()).dtype
             return jnp.asarray(np.concatenate([np.ravel(point[info.name]).astype(dtype) for info in self.free]))
-        if "unconstrain" not in self.cache:  # one compiled call rather than a dozen eager operations
-            self.cache["unconstrain"] = self.jit(self.unconstrain_fn)
-        return self.cache["unconstrain"](point, dict(self.model.data_values))
+        data = dict(self.model.data_values)
+        # one compiled call rather than a dozen eager operations
+        return self.programs.get(_Unconstrain(data_signature(data)), self)(point, data)
+
+    def position_from_point(self, point: Mapping[str, Any] | None = None) -> jax.Array:
+        """The flat unconstrained vector of constrained values of some free variables.
+
+        Variables missing from ``point`` take their initial value (``initval``,
+        else the prior mean where finite, else the transform of zero). Values
+        are checked: a clear error names a variable whose value has the wrong
+        shape or lies outside its support.
+        """
+        if not point:
+            return self.initial_position()
+        names = set(self.free_names)
+        unknown = sorted(set(point) - names)
+        if unknown:
+            raise ModelError(f"start values for {unknown}: they are not free variables of the model; it has "
+                             f"{sorted(names)}.")
+        values, cache = self._base_values(self.model.data_values), {}
+        params = {}
+        dtype = jnp.zeros(()).dtype
+        for rv in self._free_rvs:
+            d = build_distribution(rv, values, cache)
+            if rv.name in point:
+                value = jnp.asarray(point[rv.name], dtype)
+                try:
+                    value = jnp.broadcast_to(value, rv.shape)
+                except ValueError:
+                    raise InitvalError(f"the start value of {rv.name!r} has shape {np.shape(point[rv.name])}; the "
+                                       f"variable has shape {rv.shape}.") from None
+                if not bool(jnp.all(jnp.isfinite(value))) or not bool(jnp.all(d.support.check(value))):
+                    raise InitvalError(f"the start value of {rv.name!r} is outside its support ({d.support}).")
+            else:
+                value = rv.initval if rv.initval is not None else _default_value(rv, d)
+            values[rv.name] = value
+            params[rv.name] = default_transform(d).inv(jnp.asarray(value, dtype))
+        return self.flatten(params)
+
+
+class _Unconstrain(NamedTuple):
+    """Spec of the compiled ``unconstrain_fn`` (see :class:`~credo.model.programs.ProgramCache`)."""
+
+    signature: tuple
+
+    def build(self, compiled: "CompiledModel"):
+        return compiled.jit(compiled.unconstrain_fn, self.signature)
+
+
+def point_to_position(model, point: Mapping[str, Any] | None = None) -> jax.Array:
+    """The flat unconstrained vector of ``model`` at constrained values of some free variables
+    (see :meth:`CompiledModel.position_from_point`)."""
+    return model.compile().position_from_point(point)
 
 
 def compile_model(model) -> CompiledModel:
@@ -305,7 +387,7 @@ def _default_value(rv: RandomVariable, d) -> jax.Array:
             return mean
     except (NotImplementedError, ValueError, TypeError, AttributeError):
         pass
-    transform = _transform(d)
+    transform = default_transform(d)
     return transform(jnp.zeros(transform.inverse_shape(shape)))
 
 
@@ -317,7 +399,7 @@ def initial_point(model) -> dict[str, np.ndarray]:
     cache: dict = {}
     point = {}
     for rv in model.free_variables:
-        d = _distribution(rv, values, cache)
+        d = build_distribution(rv, values, cache)
         value = rv.initval if rv.initval is not None else _default_value(rv, d)
         values[rv.name] = value
         point[rv.name] = np.asarray(value)
@@ -338,18 +420,18 @@ def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.A
     for rv in model.free_variables:
         if rv.name not in point:
             raise ModelError(f"logp: give a value for the free variable {rv.name!r}.")
-        d = _distribution(rv, values, cache)
+        d = build_distribution(rv, values, cache)
         value = _point_value(rv, point[rv.name])
         values[rv.name] = value
         total = total + jnp.sum(d.log_prob(value))
         if jacobian and not rv.distribution.discrete:  # discrete variables have no transform
-            transform = _transform(d)
+            transform = default_transform(d)
             unconstrained = transform.inv(value)
             total = total + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
     for rv in model.observed_variables:
         if rv.name in point:
             values[rv.name] = _point_value(rv, point[rv.name], observed=True)
-        d = _distribution(rv, values, cache)
+        d = build_distribution(rv, values, cache)
         observed = values[rv.name]
         total = total + likelihood_scale(rv.total_size, tuple(observed.shape)) * jnp.sum(d.log_prob(observed))
     for potential in model.potentials:
@@ -369,6 +451,15 @@ def _point_value(rv: RandomVariable, value, observed: bool = False) -> jax.Array
     return array
 
 
+def check_data_arguments(model, data: Mapping[str, Any]) -> dict:
+    """The model's data with some values replaced by ``data``, checked as ``set_data`` checks them
+    and against the likelihoods (:func:`check_data`); the model is not changed."""
+    values = dict(model.data_values)
+    values.update(model.validated_data(data, what="data"))
+    _check_fit(model, values)
+    return values
+
+
 def check_data(model) -> None:
     """Raise a clear error if the current data do not fit the likelihoods.
 
@@ -379,6 +470,10 @@ def check_data(model) -> None:
     the data exactly: one row of inputs against 500 targets would broadcast,
     and fit 500 copies of that row.
     """
+    _check_fit(model, model.data_values)
+
+
+def _check_fit(model, data_values) -> None:
     compiled = model.compile()
     found = {}
 
@@ -386,11 +481,11 @@ def check_data(model) -> None:
         values, cache = compiled._base_values(data), {}
         compiled._constrain_into(position, values, cache)
         for rv in compiled._observed_rvs:
-            d = _distribution(rv, values, cache)
+            d = build_distribution(rv, values, cache)
             found[rv] = (tuple(d.batch_shape), tuple(d.event_shape), tuple(values[rv.name].shape))
         return jnp.zeros(())
 
-    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype), dict(model.data_values))
+    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype), dict(data_values))
     for rv, (batch, event, observed_shape) in found.items():
         if not _data_fit(batch, event, observed_shape, rv.param_batch_shape or ()):
             raise ObservedError(

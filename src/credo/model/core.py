@@ -14,7 +14,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from ..errors import DataError, ModelContextError, ModelError
-from .variables import DataNode, DeterministicNode, Node, PotentialNode, RandomVariable
+from .compile import compile_model, initial_point, joint_logp
+from .variables import Apply, DataNode, DeterministicNode, Node, PotentialNode, RandomVariable
 
 __all__ = ["Model", "modelcontext", "Data", "Deterministic", "Potential", "set_data"]
 
@@ -106,6 +107,14 @@ class Model:
     def discard_observed_data(self, name: str) -> None:
         self.data_values.pop(name, None)
 
+    def add_minibatch_group(self, group, nodes) -> None:
+        """Record a group of minibatch data nodes (see :func:`credo.Minibatch`), registered as Data first."""
+        for node in nodes:
+            self.data_vars[node.name] = node
+            self.named_vars[node.name] = node
+        self.minibatches.append(group)
+        self._changed()
+
     def __getitem__(self, name: str) -> Node:
         try:
             return self.named_vars[name]
@@ -136,32 +145,35 @@ class Model:
         >>> model.data_values["x"].shape
         (4, 2)
         """
+        self.data_values.update(self.validated_data(new_data))
+
+    def validated_data(self, new_data: Mapping[str, ArrayLike], what: str = "set_data") -> dict:
+        """New values of Data variables, checked as :meth:`set_data` checks them and converted as the
+        model holds them; the model is not changed."""
         updates = {}
         for name, value in new_data.items():
             node = self.data_vars.get(name)
             if node is None:
-                raise DataError(f"set_data: the model has no Data variable {name!r}; its Data variables are {sorted(self.data_vars)}.")
+                raise DataError(f"{what}: the model has no Data variable {name!r}; its Data variables are "
+                                f"{sorted(self.data_vars)}.")
             old = self.data_values[name]
             array = np.asarray(value)
             if array.ndim != old.ndim:
-                raise DataError(f"set_data: {name!r} had {old.ndim} dimensions {old.shape}; got {array.ndim} dimensions {array.shape}.")
+                raise DataError(f"{what}: {name!r} had {old.ndim} dimensions {old.shape}; got {array.ndim} "
+                                f"dimensions {array.shape}.")
             if array.shape[1:] != old.shape[1:]:
                 raise DataError(
-                    f"set_data: {name!r} must keep its trailing shape {old.shape[1:]} (only the number of rows "
+                    f"{what}: {name!r} must keep its trailing shape {old.shape[1:]} (only the number of rows "
                     f"may change); got shape {array.shape}."
                 )
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-                raise DataError(f"set_data: {name!r} contains NaN or inf.")
+                raise DataError(f"{what}: {name!r} contains NaN or inf.")
             updates[name] = _to_device(array, jnp.issubdtype(old.dtype, jnp.integer))
-        self.data_values.update(updates)
+        return updates
 
     # evaluation ---------------------------------------------------------------
     def compile(self):
         """The pure JAX functions of this model (cached until the model changes)."""
-        from .._config import apply_defaults
-        from .compile import compile_model
-
-        apply_defaults()
         if self._compiled is None:
             self._compiled = compile_model(self)
         return self._compiled
@@ -172,8 +184,6 @@ class Model:
         A variable's ``initval`` if it has one, else its prior mean where that is
         finite and inside the support, else the transform of zero.
         """
-        from .compile import initial_point
-
         return initial_point(self)
 
     def logp(self, point: Mapping[str, ArrayLike], jacobian: bool = False) -> float:
@@ -195,8 +205,6 @@ class Model:
         >>> round(float(model.logp({"x": 0.0})), 4)
         -0.9189
         """
-        from .compile import joint_logp
-
         return joint_logp(self, point, jacobian)
 
 
@@ -279,8 +287,6 @@ def Potential(name: str, value: Node, *, model: Model | None = None) -> Potentia
 def _as_node(value: Any, name: str) -> Node:
     if isinstance(value, Node):
         return value
-    from .variables import Apply
-
     array = jnp.asarray(value)
     return Apply(lambda: array, (), {})
 

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import ModelError
+
 __all__ = [
     "Node",
     "Apply",
@@ -208,8 +210,6 @@ def _fn_name(fn: Callable) -> str:
 
 
 def _shape_error(fn: Callable, described: str, error: Exception) -> Exception:
-    from ..errors import ModelError
-
     return ModelError(f"{_fn_name(fn)} cannot combine {described}: {error}")
 
 

@@ -26,11 +26,8 @@ Examples
 
 from __future__ import annotations
 
-import threading
 import warnings
-from collections import OrderedDict
 from numbers import Integral, Real
-from typing import Any, Callable
 
 import numpy as np
 import optax
@@ -40,6 +37,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ..data import Minibatch
+from ..errors import NonFiniteLossError
+from ..inference.advi import FullRank, LowRank, MeanField
+from ..inference.approximation import Approximation
+from ..inference.optimizers import as_optimizer
+from ..inference.predictive import predictive_draws
+from ..inference.results import as_key
+from ..inference.sampling import sample
+from ..distributions import Bernoulli, Categorical, HalfNormal, Normal
+from ..model.core import Data, Deterministic, Model
 from .layers import mlp
 
 __all__ = ["BNNClassifier", "BNNRegressor"]
@@ -108,46 +115,11 @@ def _initial_position(compiled, rng: np.random.Generator) -> np.ndarray:
     return position
 
 
-class _SharedModel:
-    """A credo model shared by every fit of the same architecture, with the lock that guards its data.
-
-    A model's compiled functions (the fit's chunk of steps, the sampler, the
-    predictive) are cached on it and take the data as an argument: estimators
-    of the same architecture reuse them across fits, cross-validation folds
-    and predictions, only swapping the data with ``set_data``.
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.lock = threading.RLock()
-        self.optimizers: dict = {}
-
-
-#: Shared models, most recently used last (at most ``_CACHE_SIZE``).
-_MODELS: OrderedDict = OrderedDict()
-_MODELS_LOCK = threading.Lock()
-_CACHE_SIZE = 32
-
-
-def _shared_model(key: tuple, build: Callable[[], Any]) -> _SharedModel:
-    with _MODELS_LOCK:
-        entry = _MODELS.get(key)
-        if entry is not None:
-            _MODELS.move_to_end(key)
-            return entry
-    entry = _SharedModel(build())
-    with _MODELS_LOCK:
-        entry = _MODELS.setdefault(key, entry)
-        while len(_MODELS) > _CACHE_SIZE:
-            _MODELS.popitem(last=False)
-    return entry
-
-
 class _Runtime:
-    """What a fitted estimator holds that is not pickled: its shared model and its approximation."""
+    """What a fitted estimator holds that is not pickled: its own model and its approximation."""
 
-    def __init__(self, shared: _SharedModel | None = None, approximation=None):
-        self.shared = shared
+    def __init__(self, model=None, approximation=None):
+        self.model = model
         self.approximation = approximation
 
 
@@ -230,41 +202,39 @@ class _BNNBase(BaseEstimator):
         """Width of the network's output layer (None: one unit, dropped axis)."""
         return None
 
-    def _build_model(self, X, y, seed: int, batch_size: int | None = None, batch_seed: int | None = None):
-        """The credo model: ``X`` and ``y`` as ``cr.Data`` (or ``cr.Minibatch`` nodes) and the MLP.
+    def _build_model(self, data: dict, batch_size: int | None = None, batch_seed: int | None = None):
+        """The estimator's own credo model on ``data`` (``X``, ``y``, ``mask``; see :meth:`_padded_data`).
 
-        Either way the data variables are named ``"X"``, ``"y"`` and ``"mask"``,
-        so predictions ``set_data`` them. ``mask`` is 1 on the rows of the
-        data and 0 on the rows that pad them to one of a few shapes (see
-        :func:`_padded_rows`): on a padded row the likelihood is a constant
-        (the network's output is multiplied by 0), which leaves the posterior
-        exactly as without the padding.
+        The data variables are named ``"X"``, ``"y"`` and ``"mask"``
+        (``cr.Data``, or ``cr.Minibatch`` nodes with ``batch_size``), so that
+        predictions pass new values of them to the compiled programs.
+        ``mask`` is 1 on the rows of the data and 0 on the rows that pad them
+        to one of a few shapes (see :func:`_padded_rows`): on a padded row the
+        likelihood is a constant (the network's output is multiplied by 0),
+        which leaves the posterior exactly as without the padding.
         """
-        import credo as cr
-
-        mask = np.ones(X.shape[0])
-        with cr.Model() as model:
+        X, y, mask = data["X"], data["y"], data["mask"]
+        with Model() as model:
             if batch_size is None:
-                x_node, y_node, mask_node = cr.Data("X", X), cr.Data("y", y), cr.Data("mask", mask)
+                x_node, y_node, mask_node = Data("X", X), Data("y", y), Data("mask", mask)
                 total_size = None
             else:
-                x_node, y_node, mask_node = cr.Minibatch(X, y, mask, batch_size=int(batch_size),
-                                                         random_seed=batch_seed, names=("X", "y", "mask"))
+                x_node, y_node, mask_node = Minibatch(X, y, mask, batch_size=int(batch_size), random_seed=batch_seed,
+                                                      names=("X", "y", "mask"))
                 total_size = int(X.shape[0])
             out = mlp("net", x_node, hidden=self._hidden, out_units=self._n_outputs(), activation=self.activation,
-                      prior_sigma=self._prior, random_seed=seed)
+                      prior_sigma=self._prior, random_seed=0)
             self._likelihood(out, y_node, mask_node, total_size)
         return model
 
-    def _set_data(self, model, X_std: np.ndarray, y: np.ndarray | None = None, pad: bool = True) -> int:
-        """Put standardised inputs (and targets) in the model, padded; return the number of real rows."""
+    def _padded_data(self, X_std: np.ndarray, y: np.ndarray | None = None, pad: bool = True) -> tuple[dict, int]:
+        """Standardised inputs (and targets, or a placeholder) padded to a few shapes, and the real row count."""
         n = X_std.shape[0]
         rows = _padded_rows(n) if pad else n
         y = self._placeholder_y(n) if y is None else y
         mask = np.zeros(rows)
         mask[:n] = 1.0
-        model.set_data({"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask})
-        return n
+        return {"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask}, n
 
     #: Minus the log-likelihood of one padded row (a constant): removed from ``loss_curve_``.
     def _padding_loss(self) -> float:  # pragma: no cover - defined by subclasses
@@ -276,20 +246,13 @@ class _BNNBase(BaseEstimator):
     def _placeholder_y(self, n: int) -> np.ndarray:
         return np.zeros(n)
 
-    def _model_key(self, n_features: int, n_rows: int, batch_size: int | None) -> tuple:
-        activation = self.activation.lower() if isinstance(self.activation, str) else self.activation
-        rows = n_rows if batch_size is not None else None  # total_size is part of a minibatch model
-        return (type(self), self._hidden, activation, self._prior, int(n_features),
-                self._n_outputs(), batch_size, rows)
-
-    def _shared(self) -> _SharedModel:
-        """The shared model that predictions run through (found again after unpickling)."""
+    def _model(self):
+        """The model predictions run through: the fitted one, or one rebuilt after unpickling."""
         runtime = self._runtime
-        if runtime.shared is None:
-            key = self._model_key_
-            placeholder = np.zeros((1, self.n_features_in_))
-            runtime.shared = _shared_model(key, lambda: self._build_model(placeholder, self._placeholder_y(1), 0))
-        return runtime.shared
+        if runtime.model is None:
+            placeholder, _ = self._padded_data(np.zeros((1, self.n_features_in_)), pad=False)
+            runtime.model = self._build_model(placeholder)
+        return runtime.model
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -304,8 +267,6 @@ class _BNNBase(BaseEstimator):
     # fitting ----------------------------------------------------------------------
     def _fit(self, X_std: np.ndarray, y_model: np.ndarray):
         """Fit the model to standardised inputs and model-scale targets; store the posterior draws."""
-        import credo as cr
-
         self._check_params()
         rng = check_random_state(self.random_state)
         init_seed, fit_seed, draw_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
@@ -314,78 +275,50 @@ class _BNNBase(BaseEstimator):
         if self.batch_size is not None and self.batch_size < X_std.shape[0]:
             if method == "nuts":
                 raise ValueError(f"{type(self).__name__}: batch_size needs a variational method; NUTS uses all rows.")
-            if getattr(cr, "Minibatch", None) is None:
-                raise NotImplementedError(
-                    f"{type(self).__name__}: batch_size={self.batch_size} needs cr.Minibatch, which this version of "
-                    "credo does not have; leave batch_size=None to fit on all rows."
-                )
             batch_size = int(self.batch_size)
-        key = self._model_key(X_std.shape[1], X_std.shape[0], batch_size)
-        shared = _shared_model(key, lambda: self._build_model(X_std, y_model, 0, batch_size, 0))
+        padded = batch_size is None and method != "nuts"
+        data, n = self._padded_data(X_std, y_model, pad=padded)
+        n_padding = data["mask"].shape[0] - n
+        model = self._build_model(data, batch_size, batch_seed=0)
+        names = [rv.name for rv in model.free_variables]
         approximation = None
-        with shared.lock:
-            model = shared.model
-            padded = batch_size is None and method != "nuts"
-            self._set_data(model, X_std, y_model, pad=padded)
-            n_padding = _padded_rows(X_std.shape[0]) - X_std.shape[0] if padded else 0
-            names = [rv.name for rv in model.free_variables]
-            if method == "nuts":
-                sample = getattr(cr, "sample", None)
-                if sample is None:
-                    raise NotImplementedError(f"{type(self).__name__}: method='nuts' needs cr.sample, which this "
-                                              "version of credo does not have; use method='advi'.")
-                chains = 2
-                idata = sample(draws=max(1, int(np.ceil(self.draws / chains))), tune=int(self.n_iter),
-                               chains=chains, random_seed=fit_seed, progressbar=bool(self.progressbar), model=model)
-                posterior = {}
-                for name in names:
-                    value = np.asarray(idata.posterior[name])
-                    posterior[name] = value.reshape((-1,) + value.shape[2:])[: self.draws]
-                self.loss_curve_ = np.zeros(0)
-            else:
-                approximation = self._fit_vi(cr, shared, method, fit_seed, init_seed)
-                # draw the weights with one placeholder row: the sampler compiles once per model, not per data set
-                self._set_data(model, X_std[:1], y_model[:1], pad=False)
-                values = approximation.sample(int(self.draws), random_seed=draw_seed, return_inferencedata=False)
-                posterior = {name: np.asarray(values[name]) for name in names}
-                self.loss_curve_ = np.asarray(approximation.hist) - n_padding * self._padding_loss()
+        if method == "nuts":
+            chains = 2
+            idata = sample(draws=max(1, int(np.ceil(self.draws / chains))), tune=int(self.n_iter), chains=chains,
+                           random_seed=fit_seed, progressbar=bool(self.progressbar), model=model)
+            posterior = {}
+            for name in names:
+                value = np.asarray(idata.posterior[name])
+                posterior[name] = value.reshape((-1,) + value.shape[2:])[: self.draws]
+            self.loss_curve_ = np.zeros(0)
+        else:
+            approximation = self._fit_vi(model, method, fit_seed, init_seed)
+            # draw the weights with one placeholder row: the deterministics are not needed here
+            placeholder, _ = self._padded_data(X_std[:1], y_model[:1], pad=False)
+            values = approximation.sample(int(self.draws), random_seed=draw_seed, return_inferencedata=False,
+                                          data=placeholder)
+            posterior = {name: np.asarray(values[name]) for name in names}
+            self.loss_curve_ = np.asarray(approximation.hist) - n_padding * self._padding_loss()
         self.posterior_ = posterior
-        self._model_key_ = self._model_key(X_std.shape[1], X_std.shape[0], None)  # a model for predictions
-        self._runtime = _Runtime(shared, approximation)
+        self._runtime = _Runtime(model, approximation)
         return self
 
-    def _fit_vi(self, cr, shared: _SharedModel, method: str, seed: int, init_seed: int):
-        from ..inference.approximation import Approximation
-        from ..inference.results import as_key
-
-        model = shared.model
-        inference = {"advi": cr.ADVI, "fullrank_advi": cr.FullRankADVI, "lowrank_advi": cr.LowRankADVI}[method]()
+    def _fit_vi(self, model, method: str, seed: int, init_seed: int):
+        family = {"advi": MeanField(), "fullrank_advi": FullRank(), "lowrank_advi": LowRank()}[method]
         n_iter = int(self.n_iter)
-        learning_rate = float(self.learning_rate)
-        optimizer = shared.optimizers.get((learning_rate, n_iter))
-        if optimizer is None:  # one per setting: the compiled chunk of steps is cached per optimizer
-            # Adam with a learning rate that decays tenfold along a cosine: fast early, little noise late.
-            schedule = optax.cosine_decay_schedule(learning_rate, n_iter, alpha=0.1)
-            optimizer = shared.optimizers.setdefault((learning_rate, n_iter), optax.adam(schedule))
+        # Adam with a learning rate that decays tenfold along a cosine: fast early, little noise late.
+        optimizer = optax.adam(optax.cosine_decay_schedule(float(self.learning_rate), n_iter, alpha=0.1))
         compiled = model.compile()
         position = _initial_position(compiled, np.random.default_rng(init_seed))
         std = np.full(compiled.dim, float(self.init_std))
-        chunk_size = min(n_iter, 2000)
+        approximation = Approximation.start(model, family, as_optimizer(optimizer, family.default_optimizer),
+                                            as_key(seed), chunk_size=min(n_iter, 2000), position=position, std=std)
         try:
-            from ..data import minibatch_fn
-        except ImportError:  # pragma: no cover - a credo without minibatches
-            batch_fn = None
-        else:
-            batch_fn = minibatch_fn(model)
-        approximation = Approximation.start(model, inference.family(), optimizer, 1, as_key(seed), chunk_size,
-                                            batch_fn=batch_fn, position=position, std=std)
-        try:
-            cr.fit(n_iter, start=approximation, progressbar=bool(self.progressbar))
-        except cr.errors.NonFiniteLossError as error:
+            return approximation.refine(n_iter, progressbar=bool(self.progressbar))
+        except NonFiniteLossError as error:
             warnings.warn(f"{type(self).__name__}: {error} Predictions use the last finite approximation.",
                           ConvergenceWarning, stacklevel=3)
-            approximation = error.approximation or approximation
-        return approximation
+            return error.approximation
 
     # prediction ---------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
@@ -393,50 +326,41 @@ class _BNNBase(BaseEstimator):
         X = _validate(self, X, reset=False, dtype=np.float64)
         return (X - self.X_mean_) / self.X_std_
 
+    def _draws(self, X_std: np.ndarray, name: str, posterior: dict, seed: int) -> np.ndarray:
+        """Draws ``(S, n, ...)`` of ``name`` (a deterministic or the likelihood) at the standardised inputs."""
+        data, n = self._padded_data(X_std)
+        model = self._model()
+        data = dict(model.data_values, **model.validated_data(data, what=type(self).__name__))
+        values = predictive_draws(model.compile(), posterior, data, (name,), as_key(seed))
+        return np.asarray(values[name], dtype=np.float64)[:, :n]
+
     def _deterministic_draws(self, X_std: np.ndarray, name: str) -> np.ndarray:
         """Draws ``(S, n, ...)`` of the deterministic ``name`` at the standardised inputs."""
-        import credo as cr
-
-        shared = self._shared()
-        with shared.lock:
-            model = shared.model
-            n = self._set_data(model, X_std)
-            ppc = cr.sample_posterior_predictive(self.posterior_, var_names=[name], model=model, random_seed=0)
-        value = np.asarray(ppc.posterior_predictive[name], dtype=np.float64)
-        return value.reshape((-1,) + value.shape[2:])[:, :n]
+        return self._draws(X_std, name, self.posterior_, seed=0)
 
     def _observed_draws(self, X_std: np.ndarray, draws: int | None, random_state) -> np.ndarray:
-        import credo as cr
-
         total = next(iter(self.posterior_.values())).shape[0]
         if draws is None:
             draws = total
         if isinstance(draws, bool) or not isinstance(draws, (Integral, np.integer)) or draws < 1:
             raise ValueError(f"draws must be a positive integer; got {draws!r}.")
-        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
-        posterior = self.posterior_
+        random_state = check_random_state(random_state)
+        seed = int(random_state.randint(0, 2**31 - 1))
         if draws > total:  # reuse posterior draws, each with fresh likelihood noise
             index = np.arange(draws) % total
-            posterior = {name: value[index] for name, value in posterior.items()}
-            samples = None
+        elif draws < total:
+            index = np.sort(random_state.choice(total, int(draws), replace=False))
         else:
-            samples = int(draws) if draws < total else None
-        shared = self._shared()
-        with shared.lock:
-            model = shared.model
-            n = self._set_data(model, X_std)
-            ppc = cr.sample_posterior_predictive(posterior, samples=samples, var_names=["y_obs"], model=model,
-                                                 random_seed=seed)
-        value = np.asarray(ppc.posterior_predictive["y_obs"])
-        return value.reshape((-1,) + value.shape[2:])[:, :n]
+            index = np.arange(total)
+        posterior = {name: value[index] for name, value in self.posterior_.items()}
+        return self._draws(X_std, "y_obs", posterior, seed)
 
     @property
     def approximation_(self):
         """The fitted variational approximation (None after NUTS, or after unpickling).
 
-        Its model is shared by the estimators of the same architecture and
-        holds the data of whichever used it last: ``set_data`` it (``X``,
-        ``y``, ``mask``) before drawing deterministics from it.
+        Its model is the estimator's own, holding the (padded, standardised)
+        training data.
         """
         check_is_fitted(self, "posterior_")
         return self._runtime.approximation
@@ -520,12 +444,10 @@ class BNNRegressor(RegressorMixin, _BNNBase):
     _kind = "regression"
 
     def _likelihood(self, out, y_node, mask_node, total_size):
-        import credo as cr
-
-        mu = cr.Deterministic("mu", out)
-        sigma = cr.HalfNormal("sigma", 1.0)
+        mu = Deterministic("mu", out)
+        sigma = HalfNormal("sigma", 1.0)
         # y ~ Normal(mu, sigma) on the rows of the data; Normal(0 | 0, 1), a constant, on padding rows (y = 0)
-        cr.Normal("y_obs", mu * mask_node, sigma * mask_node + (1.0 - mask_node), observed=y_node,
+        Normal("y_obs", mu * mask_node, sigma * mask_node + (1.0 - mask_node), observed=y_node,
                   total_size=total_size)
 
     def _padding_loss(self) -> float:
@@ -647,14 +569,12 @@ class BNNClassifier(ClassifierMixin, _BNNBase):
         return None if len(self.classes_) == 2 else len(self.classes_)
 
     def _likelihood(self, out, y_node, mask_node, total_size):
-        import credo as cr
-
-        logits = cr.Deterministic("logits", out)
+        logits = Deterministic("logits", out)
         # padding rows (mask 0) get logits 0: a constant likelihood, log(1 / n_classes)
         if len(self.classes_) == 2:
-            cr.Bernoulli("y_obs", logit_p=logits * mask_node, observed=y_node, total_size=total_size)
+            Bernoulli("y_obs", logit_p=logits * mask_node, observed=y_node, total_size=total_size)
         else:
-            cr.Categorical("y_obs", logit_p=logits * mask_node[:, None], observed=y_node, total_size=total_size)
+            Categorical("y_obs", logit_p=logits * mask_node[:, None], observed=y_node, total_size=total_size)
 
     def _padding_loss(self) -> float:
         return float(np.log(len(self.classes_)))

@@ -28,6 +28,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..datasets import load_uci
+from .estimators import BNNRegressor
+
 __all__ = ["PUBLISHED", "run_uci", "run_split", "summarize", "format_results", "main"]
 
 #: Published results (Gal & Ghahramani 2016, Table 1; the VI and PBP columns as
@@ -55,9 +58,6 @@ def run_split(name: str, split: int, data_dir=None, **params: Any) -> dict:
     ``params`` go to :class:`credo.nn.BNNRegressor` (its defaults otherwise;
     the protocol's 50 ReLU units are its default architecture).
     """
-    from ..datasets import load_uci
-    from .estimators import BNNRegressor
-
     data = load_uci(name, split=split, data_dir=data_dir)
     params = dict(params)
     params.setdefault("hidden_layer_sizes", (int(data.n_hidden),))
@@ -120,8 +120,6 @@ def run_uci(
         ``name``, ``rows`` (one dict per split: split, rmse, ll, seconds,
         n_train, n_test), the :func:`summarize` entries and ``published``.
     """
-    from ..datasets import load_uci
-
     if splits is None or isinstance(splits, (int, np.integer)):
         n_splits = load_uci(name, split=0, data_dir=data_dir).n_splits
         count = n_splits if splits is None else min(int(splits), n_splits)

@@ -1,0 +1,211 @@
+"""The compiled programs of the inference drivers, each named by a spec.
+
+A spec is a frozen, hashable value holding everything a program depends on
+besides its arguments; ``compiled.programs.get(spec, compiled)`` returns the
+program, built by ``spec.build(compiled)`` the first time (see
+:class:`credo.model.programs.ProgramCache`). Data are always arguments of
+the programs, never constants in them: the data's shapes and dtypes
+(``signature``) are part of each spec because they set the XLA options
+(:func:`credo._config.compiler_options`) and the shapes compiled for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from ..data import batch_rows, minibatch_fn
+from .advi import ADVIState, GaussianFamily, advi, draw
+from .batching import batch_size, map_in_batches
+from .map import laplace_fn, lbfgs_fn
+from .nuts import nuts_programs
+from .optimizers import Optimizer
+
+__all__ = [
+    "ADVIInit", "ADVIChunk", "GaussianDraws", "Constrain", "Predictive", "PriorPredictive", "FiniteCheck", "LBFGS",
+    "Laplace", "NUTS",
+]
+
+#: Draws pushed through the model per compiled batch when constraining NUTS draws.
+CONSTRAIN_BATCH = 1024
+
+
+def _algorithm(compiled, family: GaussianFamily, optimizer: Optimizer, num_mc: int):
+    return advi(compiled.logdensity_fn, family, optimizer.transformation, num_mc)
+
+
+@dataclasses.dataclass(frozen=True)
+class ADVIInit:
+    """``init(position, std, cholesky) -> ADVIState``, as one compiled call."""
+
+    family: GaussianFamily
+    optimizer: Optimizer
+    whiten: bool
+    signature: tuple
+
+    def build(self, compiled):
+        init = _algorithm(compiled, self.family, self.optimizer, 1).init
+        return compiled.jit(functools.partial(init, whiten=self.whiten), self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class ADVIChunk:
+    """``run(state, alive, key, data, num_active) -> (state, alive, losses)``: ``chunk_size`` ADVI steps.
+
+    Steps past ``num_active`` (a shorter last chunk) and steps after a
+    non-finite loss or gradient leave the state as it was; ``alive`` turns
+    False at the first non-finite step. With ``multi`` the program runs
+    several fits at once (``jax.vmap`` over their states, flags and keys).
+    The minibatch ``batch`` groups, if any, slice the data once per step.
+    """
+
+    family: GaussianFamily
+    optimizer: Optimizer
+    num_mc: int
+    chunk_size: int
+    batch: tuple
+    signature: tuple
+    multi: bool = False
+
+    def build(self, compiled):
+        algorithm = _algorithm(compiled, self.family, self.optimizer, self.num_mc)
+        batch_fn = minibatch_fn(self.batch)
+        chunk_size = self.chunk_size
+
+        def run_chunk(state: ADVIState, alive, key, data, num_active):
+            def body(carry, index):
+                state, alive = carry
+                step_key = jax.random.fold_in(key, state.step)
+                step_data = batch_fn(step_key, data) if batch_fn is not None else data
+                new_state, info = algorithm.step(step_key, state, step_data)
+                ok = alive & info.finite & (index < num_active)
+                state = jax.tree_util.tree_map(lambda new, old: jnp.where(ok, new, old), new_state, state)
+                return (state, alive & (info.finite | (index >= num_active))), info.loss
+
+            (state, alive), losses = jax.lax.scan(body, (state, alive), jnp.arange(chunk_size))
+            return state, alive, losses
+
+        if self.multi:
+            run_chunk = jax.vmap(run_chunk, in_axes=(0, 0, 0, None, None))
+        return compiled.jit(run_chunk, self.signature, batch_rows(self.batch))
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussianDraws:
+    """``run(key, params, frame, data, num) -> {name: (num, ...)}``: constrained draws of a Gaussian
+    approximation and the deterministics (``num`` static)."""
+
+    family: GaussianFamily
+    signature: tuple
+
+    def build(self, compiled):
+        family = self.family
+
+        def run(key, params, frame, data, num):
+            flat = draw(family, key, params, frame, num)
+            return map_in_batches(lambda z: compiled.constrain_fn(z, data), flat, batch_size(data, num))
+
+        return compiled.jit(run, self.signature, static_argnums=4)
+
+
+@dataclasses.dataclass(frozen=True)
+class Constrain:
+    """``run(flat, data) -> {name: (n, ...)}``: constrained values of ``(n, d)`` flat positions, in batches."""
+
+    signature: tuple
+    batched: bool = True
+
+    def build(self, compiled):
+        if not self.batched:
+            return compiled.jit(compiled.constrain_fn, self.signature)
+
+        def run(flat, data):
+            return jax.lax.map(lambda z: compiled.constrain_fn(z, data), flat, batch_size=CONSTRAIN_BATCH)
+
+        return compiled.jit(run, self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictive:
+    """``run(key, free_values, data, size) -> {name: (n, ...)}``: one draw of ``names`` per posterior draw,
+    each with its own key from ``split(key)``, in batches of ``size`` draws (static)."""
+
+    names: tuple
+    signature: tuple
+
+    def build(self, compiled):
+        names = self.names
+
+        def run(key, free_values, data, size):
+            def one(args):
+                draw_key, values = args
+                out = compiled.forward_sample_fn(draw_key, values, data)
+                return {name: out[name] for name in names}
+
+            num = jax.tree_util.tree_leaves(free_values)[0].shape[0]
+            return map_in_batches(one, (jax.random.split(key, num), free_values), size)
+
+        return compiled.jit(run, self.signature, static_argnums=3)
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorPredictive:
+    """``run(keys, data) -> {name: (n, ...)}``: one ancestral draw of every variable per key."""
+
+    signature: tuple
+
+    def build(self, compiled):
+        return compiled.jit(jax.vmap(compiled.prior_sample_fn, (0, None)), self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteCheck:
+    """``run(positions, data) -> (n,) bool``: whether the log density and its gradient are finite."""
+
+    signature: tuple
+
+    def build(self, compiled):
+        def finite(positions, data):
+            value, grad = jax.vmap(jax.value_and_grad(compiled.logdensity_fn), (0, None))(positions, data)
+            return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad), axis=-1)
+
+        return compiled.jit(finite, self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class LBFGS:
+    """``run(initial_position, data, tolerance) -> MAPResult``: L-BFGS to the mode (see :mod:`credo.inference.map`)."""
+
+    maxiter: int
+    signature: tuple
+
+    def build(self, compiled):
+        return compiled.jit(lbfgs_fn(compiled.logdensity_fn, self.maxiter), self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class Laplace:
+    """``run(position, data) -> (covariance, its Cholesky factor, the precision's)`` at a mode."""
+
+    signature: tuple
+
+    def build(self, compiled):
+        return compiled.jit(laplace_fn(compiled.logdensity_fn), self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class NUTS:
+    """The compiled pieces of a NUTS run (see :func:`credo.inference.nuts.nuts_programs`)."""
+
+    num_warmup: int
+    target_accept: float
+    max_tree_depth: int
+    signature: tuple
+
+    def build(self, compiled):
+        return nuts_programs(compiled.logdensity_fn, num_warmup=self.num_warmup, target_accept=self.target_accept,
+                             max_tree_depth=self.max_tree_depth,
+                             jit=lambda fn, **kwargs: compiled.jit(fn, self.signature, **kwargs))
