@@ -23,6 +23,7 @@ from typing import Any, Callable, ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as ndist
 import optax
 
 from ..errors import FitError
@@ -103,9 +104,45 @@ class GaussianFamily:
     def std(self, params):
         return jnp.sqrt(jnp.diag(self.covariance(params)))
 
+    def log_prob(self, params, x):  # pragma: no cover - interface
+        """Log density of the Gaussian at ``x`` (``(..., d)``)."""
+        raise NotImplementedError
+
     def start_at_mode(self, mode, cholesky) -> dict:
         """Keyword arguments of ``algorithm.init`` for a start at the mode with that Laplace Cholesky factor."""
         return {"position": mode, "cholesky": cholesky, "whiten": self.whiten_at_map}
+
+    # --- the method's interface: what Approximation and the drivers call -----------------------
+    # A method spec that is not a Gaussian family (particles, flows) implements these.
+    def algorithm(self, logdensity_fn: Callable, optimizer: optax.GradientTransformation,
+                  num_mc: int) -> "VariationalAlgorithm":
+        """``init`` / ``step`` / ``loss`` of the fit (ADVI for every Gaussian family)."""
+        return advi(logdensity_fn, self, optimizer, num_mc)
+
+    def draw(self, key, state: "ADVIState", num: int):
+        """``(num, d)`` draws of the approximation in ``state`` on the flat unconstrained space."""
+        return draw(self, key, state.params, state.frame, num)
+
+    def state_mean(self, state: "ADVIState"):
+        return mean(self, state.params, state.frame)
+
+    def state_std(self, state: "ADVIState"):
+        return std(self, state.params, state.frame)
+
+    def state_covariance(self, state: "ADVIState"):
+        return covariance(self, state.params, state.frame)
+
+    def state_log_prob(self, state: "ADVIState", x):
+        """``log q(x)`` of the approximation in ``state``, ``x`` of shape ``(..., d)``."""
+        frame = state.frame
+        if frame is None:
+            return self.log_prob(state.params, x)
+        u = jax.scipy.linalg.solve_triangular(frame.chol, jnp.moveaxis(x - frame.loc, -1, 0), lower=True)
+        return self.log_prob(state.params, jnp.moveaxis(u, 0, -1)) - jnp.sum(jnp.log(jnp.abs(jnp.diag(frame.chol))))
+
+    def state_params(self, state: "ADVIState") -> dict:
+        """The parameters of the approximation itself (see :func:`natural_params`)."""
+        return natural_params(self, state.params, state.frame)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +174,11 @@ class MeanField(GaussianFamily):
 
     def covariance(self, params):
         return jnp.diag(self.std(params) ** 2)
+
+    def log_prob(self, params, x):
+        std = jax.nn.softplus(params["rho"])
+        z = (x - params["mean"]) / std
+        return -0.5 * jnp.sum(z**2, axis=-1) - jnp.sum(jnp.log(std)) - 0.5 * z.shape[-1] * LOG_2PI
 
     def start_at_mode(self, mode, cholesky):
         # The standard deviations a mean-field Gaussian has on a Gaussian target: 1/sqrt(diag(precision)).
@@ -176,6 +218,12 @@ class FullRank(GaussianFamily):
     def covariance(self, params):
         cholesky = _cholesky(params["chol"])
         return cholesky @ cholesky.T
+
+    def log_prob(self, params, x):
+        cholesky = _cholesky(params["chol"])
+        z = jax.scipy.linalg.solve_triangular(cholesky, jnp.moveaxis(x - params["mean"], -1, 0), lower=True)
+        return (-0.5 * jnp.sum(z**2, axis=0) - jnp.sum(jnp.diag(params["chol"]))
+                - 0.5 * cholesky.shape[0] * LOG_2PI)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +281,11 @@ class LowRank(GaussianFamily):
     def covariance(self, params):
         std = jax.nn.softplus(params["rho"])
         return jnp.diag(std**2) + params["factor"] @ params["factor"].T
+
+    def log_prob(self, params, x):
+        std = jax.nn.softplus(params["rho"])
+        normal = ndist.LowRankMultivariateNormal(params["mean"], params["factor"], std**2)
+        return normal.log_prob(x)
 
 
 def family_from_label(label: str) -> GaussianFamily:
@@ -344,7 +397,7 @@ class ADVIInfo(NamedTuple):
 class VariationalAlgorithm(NamedTuple):
     """``init(position, std=None, cholesky=None, whiten=False) -> ADVIState``;
     ``step(key, state, data) -> (ADVIState, ADVIInfo)``;
-    ``loss(params, frame, key, data) -> scalar``."""
+    ``loss(state, key, data) -> scalar``, the negative ELBO the step estimates."""
 
     init: Callable
     step: Callable
@@ -380,7 +433,7 @@ def advi(
         raise FitError(f"num_mc must be a positive integer; got {num_mc!r}.")
     num_mc = int(num_mc)
 
-    def loss(params, frame, key, data):
+    def objective(params, frame, key, data):
         draws = draw(family, key, params, frame, num_mc)
         if num_mc == 1:
             expected_logdensity = logdensity_fn(draws[0], data)
@@ -409,7 +462,7 @@ def advi(
 
     def step(key, state: ADVIState, data) -> tuple[ADVIState, ADVIInfo]:
         params = state.params
-        value, grads = jax.value_and_grad(loss)(params, state.frame, key, data)
+        value, grads = jax.value_and_grad(objective)(params, state.frame, key, data)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         new_params = optax.apply_updates(params, updates)
         finite = jnp.isfinite(value)
@@ -423,5 +476,8 @@ def advi(
             state.frame,
         )
         return new_state, ADVIInfo(value, finite)
+
+    def loss(state: ADVIState, key, data):
+        return objective(state.params, state.frame, key, data)
 
     return VariationalAlgorithm(init, step, loss)

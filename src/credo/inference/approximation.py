@@ -14,7 +14,6 @@ from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
-from . import advi as gaussian
 from .advi import ADVIState, GaussianFamily
 from .driver import chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
@@ -144,7 +143,7 @@ class Approximation:
     @property
     def params(self) -> dict:
         """The variational parameters of the Gaussian (a frame folded in, see :func:`natural_params`)."""
-        return gaussian.natural_params(self.family, self.state.params, self.state.frame)
+        return self.family.state_params(self.state)
 
     @property
     def stop_reason(self) -> str | None:
@@ -212,16 +211,16 @@ class Approximation:
     @property
     def mean_unconstrained(self) -> np.ndarray:
         """Mean of the Gaussian on the flat unconstrained space."""
-        return np.asarray(gaussian.mean(self.family, self.state.params, self.state.frame))
+        return np.asarray(self.family.state_mean(self.state))
 
     @property
     def std_unconstrained(self) -> np.ndarray:
-        return np.asarray(gaussian.std(self.family, self.state.params, self.state.frame))
+        return np.asarray(self.family.state_std(self.state))
 
     @property
     def cov(self) -> np.ndarray:
         """Covariance of the Gaussian on the flat unconstrained space."""
-        return np.asarray(gaussian.covariance(self.family, self.state.params, self.state.frame))
+        return np.asarray(self.family.state_covariance(self.state))
 
     @functools.cached_property
     def _moments(self) -> tuple[dict, dict]:
@@ -259,7 +258,7 @@ class Approximation:
         compiled = self.compiled
         data = dict(self.model.data_values) if data is None else check_data_arguments(self.model, data)
         run = compiled.programs.get(GaussianDraws(self.family, data_signature(data)), compiled)
-        return run(key, self.state.params, self.state.frame, data, draws)
+        return run(key, self.state, data, draws)
 
     def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None):
         """Draw from the approximation: free variables and deterministics.
@@ -337,11 +336,11 @@ def _non_finite(approx: Approximation, data) -> NonFiniteLossError:
     step_key = jax.random.fold_in(approx.key, state.step)
     batch_fn = minibatch_fn(tuple(approx.model.minibatches))
     step_data = batch_fn(step_key, data) if batch_fn is not None else data
-    algorithm = gaussian.advi(compiled.logdensity_fn, approx.family, approx.settings.optimizer.transformation,
-                              approx.settings.num_mc)
-    loss = algorithm.loss(state.params, state.frame, step_key, step_data)
+    algorithm = approx.family.algorithm(compiled.logdensity_fn, approx.settings.optimizer.transformation,
+                                        approx.settings.num_mc)
+    loss = algorithm.loss(state, step_key, step_data)
     # The gradient of the log density at each of the step's draws, by variable (whatever the parameterisation).
-    draws = gaussian.draw(approx.family, step_key, state.params, state.frame, approx.settings.num_mc)
+    draws = approx.family.draw(step_key, state, approx.settings.num_mc)
     gradients = np.asarray(jax.vmap(jax.grad(compiled.logdensity_fn), (0, None))(draws, step_data))
     broken = [info.name for info in compiled.free
               if not np.isfinite(gradients[:, info.offset: info.offset + info.size]).all()]

@@ -22,7 +22,7 @@ from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
-from .advi import FullRank, GaussianFamily, LowRank, MeanField, advi
+from .advi import FullRank, GaussianFamily, LowRank, MeanField
 from .approximation import Approximation, FitInfo, FitSettings
 from .driver import run_chunks
 from .mode import laplace, laplace_start
@@ -362,7 +362,7 @@ def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chun
                n_starts, progressbar) -> Approximation:
     """Several fits from jittered starts, vmapped in one compiled loop; the best by final loss."""
     compiled = model.compile()
-    algorithm = advi(compiled.logdensity_fn, family, optimizer.transformation, num_mc)
+    algorithm = family.algorithm(compiled.logdensity_fn, optimizer.transformation, num_mc)
     keys = [key] + [jax.random.fold_in(key, i) for i in range(1, n_starts)]
     jitter = jax.random.uniform(jax.random.fold_in(key, n_starts + 0x6A17), (n_starts,) + position.shape,
                                 position.dtype, -1.0, 1.0).at[0].set(0.0)

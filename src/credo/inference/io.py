@@ -44,7 +44,7 @@ import optax
 
 from .._version import __version__
 from ..errors import CredoError
-from .advi import ADVIState, Frame, advi, family_from_label
+from .advi import ADVIState, Frame, family_from_label
 from .optimizers import Optimizer, as_optimizer
 
 __all__ = ["write_arrays", "save_approximation", "read_fields", "describe_variables", "ApproximationFileError"]
@@ -321,7 +321,7 @@ def read_fields(path, model, optimizer=None) -> dict[str, Any]:
 def _template(compiled, family, optimizer: Optimizer | None, framed: bool) -> ADVIState:
     """The state's structure, shapes and dtypes for this model, family and optimiser (no compile)."""
     transformation = optimizer.transformation if optimizer is not None else optax.identity()
-    algorithm = advi(compiled.logdensity_fn, family, transformation, 1)
+    algorithm = family.algorithm(compiled.logdensity_fn, transformation, 1)
     position = jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype)
     return jax.eval_shape(lambda p: algorithm.init(p, whiten=framed), position)
 

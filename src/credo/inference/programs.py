@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ..data import batch_rows, minibatch_fn
-from .advi import ADVIState, GaussianFamily, advi, draw
+from .advi import ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_fn
 from .nuts import nuts_programs
@@ -34,7 +34,7 @@ CONSTRAIN_BATCH = 1024
 
 
 def _algorithm(compiled, family: GaussianFamily, optimizer: Optimizer, num_mc: int):
-    return advi(compiled.logdensity_fn, family, optimizer.transformation, num_mc)
+    return family.algorithm(compiled.logdensity_fn, optimizer.transformation, num_mc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +95,8 @@ class ADVIChunk:
 
 @dataclasses.dataclass(frozen=True)
 class GaussianDraws:
-    """``run(key, params, frame, data, num) -> {name: (num, ...)}``: constrained draws of a Gaussian
-    approximation and the deterministics (``num`` static)."""
+    """``run(key, state, data, num) -> {name: (num, ...)}``: constrained draws of an approximation and
+    the deterministics (``num`` static)."""
 
     family: GaussianFamily
     signature: tuple
@@ -104,11 +104,11 @@ class GaussianDraws:
     def build(self, compiled):
         family = self.family
 
-        def run(key, params, frame, data, num):
-            flat = draw(family, key, params, frame, num)
+        def run(key, state, data, num):
+            flat = family.draw(key, state, num)
             return map_in_batches(lambda z: compiled.constrain_fn(z, data), flat, batch_size(data, num))
 
-        return compiled.jit(run, self.signature, static_argnums=4)
+        return compiled.jit(run, self.signature, static_argnums=3)
 
 
 @dataclasses.dataclass(frozen=True)
