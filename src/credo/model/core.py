@@ -51,6 +51,10 @@ class Model:
         self.deterministics: list[DeterministicNode] = []
         self.potentials: list[PotentialNode] = []
         self.minibatches: list = []
+        #: Coordinate labels of named dimensions, as PyMC's ``model.coords``: name -> tuple of labels.
+        self.coords: dict[str, tuple] = {}
+        #: The dimension names of each variable, as PyMC's ``model.named_vars_to_dims``: name -> tuple.
+        self.named_vars_to_dims: dict[str, tuple] = {}
         self._version = 0
         self._compiled = None
 
