@@ -7,6 +7,7 @@ Values flow through the graph only when a compiled function evaluates it
 
 from __future__ import annotations
 
+import itertools
 import operator
 from typing import Any, Callable
 
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 
+_UIDS = itertools.count()
+
+
 def _is_node(x: Any) -> bool:
     return isinstance(x, Node)
 
@@ -47,6 +51,14 @@ class Node:
     name: str | None = None
     shape: tuple[int, ...] = ()
     dtype: Any = jnp.float32
+
+    @property
+    def uid(self) -> int:
+        """A number no other node of this process has (given on first use): the key of evaluation memos."""
+        uid = self.__dict__.get("_uid")
+        if uid is None:
+            uid = self.__dict__["_uid"] = next(_UIDS)
+        return uid
 
     @property
     def ndim(self) -> int:
@@ -314,12 +326,12 @@ def evaluate(node: Any, values: dict[str, jax.Array], cache: dict[int, jax.Array
     """The value of ``node`` given the values of the named leaves.
 
     ``values`` maps the names of random variables and data to arrays;
-    ``cache`` memoises anonymous and deterministic nodes by identity within one
-    evaluation so that shared sub-expressions are traced once.
+    ``cache`` memoises anonymous and deterministic nodes by their ``uid`` within
+    one evaluation so that shared sub-expressions are traced once.
     """
     if not _is_node(node):
         return node
-    key = id(node)
+    key = node.uid
     if key in cache:
         return cache[key]
     if isinstance(node, (RandomVariable, DataNode)):

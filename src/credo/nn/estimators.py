@@ -3,8 +3,14 @@
 :class:`BNNRegressor` and :class:`BNNClassifier` build a credo model (an MLP
 from :func:`credo.nn.mlp` with Normal priors on every weight), fit it with
 variational inference (or NUTS), keep ``draws`` posterior draws of the
-weights, and predict by pushing new inputs through the same model with
-``set_data``: the compiled functions are reused, only the data change.
+weights, and predict by passing new inputs to the model's compiled programs:
+the programs are reused (one per bucket of row counts: rows are padded to a
+few sizes under a mask), only the data change.
+
+Each estimator owns its model, and nothing is shared between estimators, so
+one estimator per thread is safe (fitting or predicting with the *same*
+estimator from several threads at once is not supported, as in
+scikit-learn).
 
 Both follow the scikit-learn API (they pass ``check_estimator``, and work in a
 ``Pipeline`` or ``GridSearchCV``) and add what a Bayesian model offers:
