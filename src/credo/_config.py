@@ -240,7 +240,8 @@ def _library_dots_option_known() -> bool:
     if jax.default_backend() != "cpu":
         return False
     try:
-        jax.jit(lambda x: x + 1, compiler_options=_LIBRARY_DOTS_OFF).lower(jax.numpy.zeros(())).compile()
+        probe = jax.jit(lambda x: x + 1, compiler_options=_LIBRARY_DOTS_OFF)
+        probe.lower(jax.ShapeDtypeStruct((), np.float32)).compile()
     except Exception:  # an older jax without compiler_options, or a jaxlib without the option
         return False
     return True

@@ -19,6 +19,7 @@ import numpyro.distributions as ndist
 from numpyro.distributions import constraints
 
 from .errors import InitvalError, ModelError, ObservedError, ParameterError, ParameterTypeError
+from .model.arrays import float_dtype, to_device
 from .model.core import Model
 from .model.variables import Apply, DataNode, DeterministicNode, Node, RandomVariable
 
@@ -160,8 +161,6 @@ def _check_constraint(constraint, value, what: str, error_cls, event_dim: int = 
 # Recording a random variable
 
 
-def _float_dtype():
-    return jnp.zeros(()).dtype  # float32, or float64 when x64 is on
 
 
 def _as_param(spec: DistributionSpec, name: str, value, label: str):
@@ -177,8 +176,8 @@ def _as_param(spec: DistributionSpec, name: str, value, label: str):
                 f"{label}: parameter {name} must be numeric; got {value!r} (dtype {array.dtype})."
             )
         if name in spec.integer_params and np.issubdtype(array.dtype, np.integer):
-            return jnp.asarray(array)
-        return jnp.asarray(array, dtype=_float_dtype())
+            return to_device(array)
+        return to_device(array, float_dtype())
     raise ParameterTypeError(
         f"{label}: parameter {name} must be a number, an array or a credo variable; got {type(value).__name__}."
     )
@@ -277,7 +276,7 @@ def _initial_value(spec, params, initval, shape, label):
     if not np.isfinite(value).all():
         raise InitvalError(f"{label}: initval contains NaN or inf.")
     _check_values(spec, params, value, label, "initval", InitvalError)
-    return jnp.asarray(value, dtype=_float_dtype() if not spec.discrete else None)
+    return to_device(value, float_dtype() if not spec.discrete else None)
 
 
 def _random_variable(spec: DistributionSpec, name, params: dict, *, shape=None, initval=None, testval=None,
@@ -315,7 +314,7 @@ def _random_variable(spec: DistributionSpec, name, params: dict, *, shape=None, 
         if observed is not None and not isinstance(observed, DataNode):
             model.discard_observed_data(name)
         raise
-    dtype = jnp.int32 if spec.discrete else _float_dtype()
+    dtype = jnp.int32 if spec.discrete else float_dtype()
     rv = RandomVariable(name, spec, params, full_shape, dtype, batch, observed_node, total_size, initval)
     rv.param_batch_shape = tuple(dist_batch)
     model.add_variable(rv)

@@ -16,7 +16,6 @@ import warnings
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["Run", "run_chunks", "chunk_size_for", "callback_stop"]
@@ -111,7 +110,7 @@ def run_chunks(
         while done < n and alive.any():
             active = min(chunk_size, n - done)
             start_steps = _steps(state)
-            new_state, new_alive, losses = runner(state, jnp.asarray(alive), key, data, jnp.asarray(active, jnp.int32))
+            new_state, new_alive, losses = runner(state, alive, key, data, np.int32(active))
             losses = np.asarray(losses)[..., :active]
             new_alive = np.asarray(new_alive)
             if alive.ndim == 0 and not new_alive:

@@ -43,6 +43,7 @@ import numpy as np
 import optax
 
 from .._version import __version__
+from ..model.arrays import float_dtype
 from ..errors import CredoError
 from .advi import ADVIState, Frame, family_from_label
 from .optimizers import Optimizer, as_optimizer
@@ -322,7 +323,7 @@ def _template(compiled, family, optimizer: Optimizer | None, framed: bool) -> AD
     """The state's structure, shapes and dtypes for this model, family and optimiser (no compile)."""
     transformation = optimizer.transformation if optimizer is not None else optax.identity()
     algorithm = family.algorithm(compiled.logdensity_fn, transformation, 1)
-    position = jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype)
+    position = jax.ShapeDtypeStruct((compiled.dim,), float_dtype())
     return jax.eval_shape(lambda p: algorithm.init(p, whiten=framed), position)
 
 

@@ -204,16 +204,17 @@ def _precision(logdensity_fn: LogDensityFn, position: jax.Array, data: Any) -> j
     return -0.5 * (hessian + hessian.T)
 
 
-def laplace_fn(logdensity_fn: LogDensityFn) -> Callable[[jax.Array, Any], tuple[jax.Array, jax.Array, jax.Array]]:
-    """``run(position, data) -> (covariance, its Cholesky factor, the precision's)``, to be jitted
-    (NaN factors where the negative Hessian is not positive definite)."""
+def laplace_fn(logdensity_fn: LogDensityFn) -> Callable[[jax.Array, Any], tuple[jax.Array, ...]]:
+    """``run(position, data) -> (covariance, its Cholesky factor, the precision's, the precision)``, to
+    be jitted (NaN factors where the negative Hessian is not positive definite)."""
 
-    def run(position: jax.Array, data: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
-        precision_cholesky = jnp.linalg.cholesky(_precision(logdensity_fn, position, data))
+    def run(position: jax.Array, data: Any) -> tuple[jax.Array, ...]:
+        precision = _precision(logdensity_fn, position, data)
+        precision_cholesky = jnp.linalg.cholesky(precision)
         identity = jnp.eye(position.shape[0], dtype=precision_cholesky.dtype)
         covariance = jax.scipy.linalg.cho_solve((precision_cholesky, True), identity)
         covariance = 0.5 * (covariance + covariance.T)
-        return covariance, jnp.linalg.cholesky(covariance), precision_cholesky
+        return covariance, jnp.linalg.cholesky(covariance), precision_cholesky, precision
 
     return run
 
@@ -224,12 +225,11 @@ def _checked_laplace(
     position = _flat_position(position, f"{caller}: position")
     if program is None:
         program = jax.jit(laplace_fn(logdensity_fn))
-    covariance, covariance_cholesky, precision_cholesky = program(position, data)
+    covariance, covariance_cholesky, precision_cholesky, precision = program(position, data)
     if not (
         np.all(np.isfinite(precision_cholesky))
         and np.all(np.isfinite(covariance_cholesky))
     ):
-        precision = _precision(logdensity_fn, position, data)
         eigenvalues = np.linalg.eigvalsh(np.asarray(precision, dtype=np.float64))
         raise FitError(
             f"{caller}: the curvature of the log density at this position is not "

@@ -24,7 +24,7 @@ from .advi import FullRank
 from .approximation import Approximation
 from .map import MAPResult, laplace_cholesky, optimize_lbfgs
 from .optimizers import as_optimizer
-from .programs import LBFGS, Constrain, Laplace
+from .programs import LBFGS, Constrain, Laplace, LogDensity
 from .results import as_key
 
 __all__ = ["find_MAP", "laplace", "laplace_start", "MAP_METHODS"]
@@ -50,7 +50,7 @@ def _checked_model(model: Model, what: str):
 
 def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float, what: str) -> MAPResult:
     """L-BFGS from ``position``; a clear error if the log density is not finite there or at the end."""
-    start_value = float(compiled.logdensity_fn(position, data))
+    start_value = float(compiled.programs.get(LogDensity(data_signature(data)), compiled)(position, data))
     if not np.isfinite(start_value):
         raise FitError(f"{what}: the log density is {start_value} at the starting point; give start values "
                        "inside the support, or check the priors and data.")

@@ -26,7 +26,7 @@ from .optimizers import Optimizer
 
 __all__ = [
     "ADVIInit", "ADVIChunk", "GaussianDraws", "Constrain", "Predictive", "PriorPredictive", "FiniteCheck", "LBFGS",
-    "Laplace", "NUTS",
+    "Laplace", "NUTS", "LogDensity",
 ]
 
 #: Draws pushed through the model per compiled batch when constraining NUTS draws.
@@ -188,7 +188,7 @@ class LBFGS:
 
 @dataclasses.dataclass(frozen=True)
 class Laplace:
-    """``run(position, data) -> (covariance, its Cholesky factor, the precision's)`` at a mode."""
+    """``run(position, data) -> (covariance, its Cholesky factor, the precision's, the precision)`` at a mode."""
 
     signature: tuple
 
@@ -209,3 +209,13 @@ class NUTS:
         return nuts_programs(compiled.logdensity_fn, num_warmup=self.num_warmup, target_accept=self.target_accept,
                              max_tree_depth=self.max_tree_depth,
                              jit=lambda fn, **kwargs: compiled.jit(fn, self.signature, **kwargs))
+
+
+@dataclasses.dataclass(frozen=True)
+class LogDensity:
+    """``run(position, data) -> scalar``: the model's log density at one flat position."""
+
+    signature: tuple
+
+    def build(self, compiled):
+        return compiled.jit(compiled.logdensity_fn, self.signature)

@@ -21,7 +21,7 @@ from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .nuts import STAT_NAMES, run_nuts
-from .programs import NUTS, Constrain, FiniteCheck
+from .programs import NUTS, Constrain, FiniteCheck, LogDensity
 from .results import as_key, to_inference_data
 
 __all__ = ["sample"]
@@ -34,7 +34,7 @@ def _initial_positions(compiled, start: jax.Array, data, chains: int, key: jax.A
     """``chains`` starts: ``start`` plus uniform(-1, 1) jitter, redrawn where the density is not finite."""
     finite = compiled.programs.get(FiniteCheck(data_signature(data)), compiled)
     if not bool(finite(start[None], data)[0]):
-        value = float(compiled.logdensity_fn(start, data))
+        value = float(compiled.programs.get(LogDensity(data_signature(data)), compiled)(start, data))
         raise FitError(f"sample: the log density (or its gradient) is not finite at the initial point (log density "
                        f"{value}); give initvals inside the support, or check the priors and data.")
     positions = jnp.broadcast_to(start, (chains,) + start.shape)

@@ -17,6 +17,7 @@ from numpyro.distributions.transforms import IdentityTransform, IndependentTrans
 
 from .._config import jit as _jit_for_size, settings
 from ..errors import InitvalError, ModelError, ObservedError
+from .arrays import float_dtype, to_device
 from .programs import ProgramCache, data_signature
 from .variables import RandomVariable, evaluate
 
@@ -309,15 +310,35 @@ class CompiledModel:
             params[rv.name] = default_transform(d).inv(value)
         return self.flatten(params)
 
+    def initial_values(self, fixed: Mapping[str, Any], data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+        """Constrained values of every free variable: ``fixed`` ones as given, the others their default
+        (the prior mean where it is finite and inside the support, else the transform of zero)."""
+        values, cache = self._base_values(data), {}
+        out = {}
+        for rv in self._free_rvs:
+            d = build_distribution(rv, values, cache)
+            value = fixed[rv.name] if rv.name in fixed else _default_value(rv, d)
+            values[rv.name] = out[rv.name] = jnp.asarray(value)
+        return out
+
+    def initial_point(self, fixed: Mapping[str, Any] | None = None) -> tuple[dict, jax.Array]:
+        """The initial point (constrained values) and the flat unconstrained position there.
+
+        ``fixed`` gives constrained values of some free variables; the others
+        take their ``initval``, else their default (see :meth:`initial_values`).
+        One compiled call per model (and set of fixed names).
+        """
+        fixed = dict(fixed or {})
+        for rv in self._free_rvs:
+            if rv.name not in fixed and rv.initval is not None:
+                fixed[rv.name] = rv.initval
+        data = dict(self.model.data_values)
+        program = self.programs.get(_InitialPoint(data_signature(data), tuple(sorted(fixed))), self)
+        return program(fixed, data)
+
     def initial_position(self) -> jax.Array:
         """The model's initial point as a flat unconstrained vector."""
-        point = initial_point(self.model)
-        if not any(info.transformed for info in self.free):  # nothing to transform: no program to compile
-            dtype = jnp.zeros(()).dtype
-            return jnp.asarray(np.concatenate([np.ravel(point[info.name]).astype(dtype) for info in self.free]))
-        data = dict(self.model.data_values)
-        # one compiled call rather than a dozen eager operations
-        return self.programs.get(_Unconstrain(data_signature(data)), self)(point, data)
+        return self.initial_point()[1]
 
     def position_from_point(self, point: Mapping[str, Any] | None = None) -> jax.Array:
         """The flat unconstrained vector of constrained values of some free variables.
@@ -335,12 +356,12 @@ class CompiledModel:
             raise ModelError(f"start values for {unknown}: they are not free variables of the model; it has "
                              f"{sorted(names)}.")
         values, cache = self._base_values(self.model.data_values), {}
-        params = {}
-        dtype = jnp.zeros(()).dtype
+        defaults, _ = self.initial_point()
+        fixed = {}
         for rv in self._free_rvs:
             d = build_distribution(rv, values, cache)
             if rv.name in point:
-                value = jnp.asarray(point[rv.name], dtype)
+                value = to_device(point[rv.name], float_dtype())
                 try:
                     value = jnp.broadcast_to(value, rv.shape)
                 except ValueError:
@@ -348,20 +369,25 @@ class CompiledModel:
                                        f"variable has shape {rv.shape}.") from None
                 if not bool(jnp.all(jnp.isfinite(value))) or not bool(jnp.all(d.support.check(value))):
                     raise InitvalError(f"the start value of {rv.name!r} is outside its support ({d.support}).")
+                fixed[rv.name] = value
             else:
-                value = rv.initval if rv.initval is not None else _default_value(rv, d)
+                value = defaults[rv.name]
             values[rv.name] = value
-            params[rv.name] = default_transform(d).inv(jnp.asarray(value, dtype))
-        return self.flatten(params)
+        return self.initial_point(fixed)[1]
 
 
-class _Unconstrain(NamedTuple):
-    """Spec of the compiled ``unconstrain_fn`` (see :class:`~credo.model.programs.ProgramCache`)."""
+class _InitialPoint(NamedTuple):
+    """Spec of ``run(fixed, data) -> (point, position)`` (see :meth:`CompiledModel.initial_point`)."""
 
     signature: tuple
+    fixed: tuple
 
     def build(self, compiled: "CompiledModel"):
-        return compiled.jit(compiled.unconstrain_fn, self.signature)
+        def run(fixed, data):
+            point = compiled.initial_values(fixed, data)
+            return point, compiled.unconstrain_fn(point, data)
+
+        return compiled.jit(run, self.signature)
 
 
 def point_to_position(model, point: Mapping[str, Any] | None = None) -> jax.Array:
@@ -378,32 +404,24 @@ def compile_model(model) -> CompiledModel:
 
 
 def _default_value(rv: RandomVariable, d) -> jax.Array:
+    """The prior mean where it is finite and inside the support, else the transform of zero (traceable)."""
     shape = rv.shape
     if rv.distribution.discrete:
         return jnp.zeros(shape, jnp.int32)
-    try:
-        mean = jnp.broadcast_to(d.mean, shape)
-        if bool(jnp.all(jnp.isfinite(mean))) and bool(jnp.all(d.support.check(mean))):
-            return mean
-    except (NotImplementedError, ValueError, TypeError, AttributeError):
-        pass
     transform = default_transform(d)
-    return transform(jnp.zeros(transform.inverse_shape(shape)))
+    fallback = transform(jnp.zeros(transform.inverse_shape(shape), float_dtype()))
+    try:
+        mean = jnp.broadcast_to(d.mean, shape).astype(fallback.dtype)
+    except (NotImplementedError, ValueError, TypeError, AttributeError):
+        return fallback
+    usable = jnp.all(jnp.isfinite(mean)) & jnp.all(d.support.check(mean))
+    return jnp.where(usable, mean, fallback)
 
 
 def initial_point(model) -> dict[str, np.ndarray]:
     """Initial constrained values of the free variables (see :meth:`Model.initial_point`)."""
-    values = dict(model.data_values)
-    for rv in model.observed_variables:
-        values[rv.name] = model.data_values[rv.observed.name]
-    cache: dict = {}
-    point = {}
-    for rv in model.free_variables:
-        d = build_distribution(rv, values, cache)
-        value = rv.initval if rv.initval is not None else _default_value(rv, d)
-        values[rv.name] = value
-        point[rv.name] = np.asarray(value)
-    return point
+    point, _ = model.compile().initial_point()
+    return {name: np.asarray(value) for name, value in point.items()}
 
 
 def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.Array:
@@ -485,7 +503,7 @@ def _check_fit(model, data_values) -> None:
             found[rv] = (tuple(d.batch_shape), tuple(d.event_shape), tuple(values[rv.name].shape))
         return jnp.zeros(())
 
-    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), jnp.zeros(()).dtype), dict(data_values))
+    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), float_dtype()), dict(data_values))
     for rv, (batch, event, observed_shape) in found.items():
         if not _data_fit(batch, event, observed_shape, rv.param_batch_shape or ()):
             raise ObservedError(

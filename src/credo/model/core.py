@@ -14,6 +14,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from ..errors import DataError, ModelContextError, ModelError
+from .arrays import float_dtype, to_device
 from .compile import compile_model, initial_point, joint_logp
 from .variables import Apply, DataNode, DeterministicNode, Node, PotentialNode, RandomVariable
 
@@ -215,10 +216,10 @@ class Model:
 def _to_device(value, discrete: bool):
     array = np.asarray(value)
     if discrete and np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)):
-        return jnp.asarray(array.astype(np.int32))
+        return to_device(array, np.int32)
     if np.issubdtype(array.dtype, np.floating) or array.dtype == bool:
-        return jnp.asarray(array, dtype=jnp.zeros(()).dtype)
-    return jnp.asarray(array)
+        return to_device(array, float_dtype())
+    return to_device(array)
 
 
 def modelcontext(model: Model | None = None, what: str = "this call") -> Model:
