@@ -24,76 +24,89 @@ def target(position, data):
 
 
 def perturbed_state(family, whiten: bool, seed: int = 0):
-    """An initialised state of ``family`` with every parameter moved off its start."""
+    """An initialised state of ``family`` with every parameter moved off its start (one compiled call)."""
     algorithm = family.algorithm(target, optax.adam(0.1), 1)
-    key = jax.random.key(seed)
-    chol = 0.3 * jnp.tril(jax.random.normal(key, (DIM, DIM)), -1) + jnp.diag(jnp.linspace(0.5, 1.5, DIM))
-    state = algorithm.init(jnp.linspace(-1.0, 1.0, DIM), cholesky=chol, whiten=whiten)
-    leaves, tree = jax.tree_util.tree_flatten(state.params)
-    keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
-    moved = [leaf + 0.2 * jax.random.normal(k, leaf.shape) for leaf, k in zip(leaves, keys)]
-    return state._replace(params=jax.tree_util.tree_unflatten(tree, moved))
+
+    def make(key):
+        chol = 0.3 * jnp.tril(jax.random.normal(key, (DIM, DIM)), -1) + jnp.diag(jnp.linspace(0.5, 1.5, DIM))
+        state = algorithm.init(jnp.linspace(-1.0, 1.0, DIM), cholesky=chol, whiten=whiten)
+        leaves, tree = jax.tree_util.tree_flatten(state.params)
+        keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
+        moved = [leaf + 0.2 * jax.random.normal(k, leaf.shape) for leaf, k in zip(leaves, keys)]
+        return state._replace(params=jax.tree_util.tree_unflatten(tree, moved))
+
+    return jax.jit(make)(jax.random.key(seed))
 
 
 @pytest.mark.parametrize("whiten", [False, True], ids=["plain", "framed"])
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.label)
 def test_entropy_log_density_and_covariance_are_those_of_one_gaussian(family, whiten):
     state = perturbed_state(family, whiten)
-    mean = np.asarray(family.state_mean(state), np.float64)
-    covariance = np.asarray(family.state_covariance(state), np.float64)
+    algorithm = family.algorithm(lambda position, data: jnp.zeros(()), optax.sgd(0.0), 1)
+
+    @jax.jit
+    def summary(state, key):  # everything the checks need, in one compiled call
+        draws = family.draw(key, state, 40_000)
+        return (family.state_mean(state), family.state_covariance(state), family.state_std(state),
+                -algorithm.loss(state, key, None), draws, family.state_log_prob(state, draws[:5]))
+
+    mean, covariance, std, entropy, draws, log_q = (np.asarray(v, np.float64) for v in summary(state, jax.random.key(1)))
     np.testing.assert_allclose(covariance, covariance.T, atol=1e-6)
     gaussian = stats.multivariate_normal(mean, covariance)
-    # The entropy is the closed form of the covariance the family reports.
-    algorithm = family.algorithm(lambda position, data: jnp.zeros(()), optax.sgd(0.0), 1)
-    loss = float(algorithm.loss(state, jax.random.key(0), None))  # -(E log p + H) with log p = 0
-    np.testing.assert_allclose(-loss, gaussian.entropy(), rtol=1e-5)
-    np.testing.assert_allclose(family.state_std(state), np.sqrt(np.diag(covariance)), rtol=1e-5)
+    # The entropy (the loss with log p = 0) is the closed form of the covariance the family reports.
+    np.testing.assert_allclose(entropy, gaussian.entropy(), rtol=1e-5)
+    np.testing.assert_allclose(std, np.sqrt(np.diag(covariance)), rtol=1e-5)
     # Draws have that mean and covariance (tolerances: 5 Monte Carlo standard errors).
-    draws = np.asarray(family.draw(jax.random.key(1), state, 40_000), np.float64)
     assert draws.shape == (40_000, DIM)
-    std = np.sqrt(np.diag(covariance))
     assert np.all(np.abs(draws.mean(0) - mean) < 5 * std / np.sqrt(40_000))
     scale = np.sqrt(np.outer(np.diag(covariance), np.diag(covariance)) + covariance**2)
     assert np.all(np.abs(np.cov(draws.T) - covariance) < 5 * scale / np.sqrt(40_000))
     # log q is the Gaussian's density.
-    np.testing.assert_allclose(family.state_log_prob(state, jnp.asarray(draws[:5], jnp.float32)),
-                               gaussian.logpdf(draws[:5]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(log_q, gaussian.logpdf(draws[:5]), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.label)
 def test_init_holds_the_covariance_it_is_given(family):
     chol = jnp.tril(jnp.full((DIM, DIM), 0.2)) + jnp.diag(jnp.linspace(0.5, 1.0, DIM))
-    state = family.algorithm(target, optax.adam(0.1), 1).init(jnp.zeros(DIM), cholesky=chol)
+    algorithm = family.algorithm(target, optax.adam(0.1), 1)
+
+    @jax.jit
+    def covariances(chol):
+        given = algorithm.init(jnp.zeros(DIM), cholesky=chol)
+        diagonal = algorithm.init(jnp.zeros(DIM), std=jnp.full(DIM, 0.7))
+        return family.state_covariance(given), family.state_std(diagonal)
+
+    got, std = covariances(chol)
     covariance = np.asarray(chol @ chol.T)
-    got = np.asarray(family.state_covariance(state))
     if isinstance(family, FullRank):
         np.testing.assert_allclose(got, covariance, rtol=1e-5, atol=1e-6)
     else:  # the diagonal always matches; off-diagonal terms as far as the family can hold them
         np.testing.assert_allclose(np.diag(got), np.diag(covariance), rtol=2e-2)
-    std_state = family.algorithm(target, optax.adam(0.1), 1).init(jnp.zeros(DIM), std=jnp.full(DIM, 0.7))
-    np.testing.assert_allclose(family.state_std(std_state), np.full(DIM, 0.7), rtol=1e-5)
+    np.testing.assert_allclose(std, np.full(DIM, 0.7), rtol=1e-5)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.label)
 def test_step_is_jit_and_vmap_compatible_and_moves_toward_the_target(family):
     data = jnp.array([1.0, -2.0, 0.5, 3.0])
     algorithm = family.algorithm(target, optax.adam(0.05), 2)
-    state = algorithm.init(jnp.zeros(DIM))
-    eager, info = algorithm.step(jax.random.key(0), state, data)
-    jitted, jitted_info = jax.jit(algorithm.step)(jax.random.key(0), state, data)
-    for a, b in zip(jax.tree_util.tree_leaves(eager), jax.tree_util.tree_leaves(jitted)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert bool(info.finite) and np.isclose(float(info.loss), float(jitted_info.loss), rtol=1e-5)
-    states = jax.tree_util.tree_map(lambda leaf: jnp.stack([leaf] * 3), state)
+    state = jax.jit(algorithm.init)(jnp.zeros(DIM))
     keys = jax.random.split(jax.random.key(1), 3)
-    batched, infos = jax.vmap(algorithm.step, (0, 0, None))(keys, states, data)
+
+    @jax.jit
+    def check(state):
+        single = [algorithm.step(keys[i], state, data) for i in range(3)]  # traced one by one
+        states = jax.tree_util.tree_map(lambda leaf: jnp.stack([leaf] * 3), state)
+        batched = jax.vmap(algorithm.step, (0, 0, None))(keys, states, data)
+        final = jax.lax.fori_loop(0, 400, lambda i, s: algorithm.step(jax.random.key(i), s, data)[0], state)
+        return single, batched, final
+
+    single, (batched, infos), final = check(state)
+    assert all(bool(info.finite) for _, info in single) and bool(np.all(infos.finite))
     for i in range(3):
-        single, _ = algorithm.step(keys[i], state, data)
-        for a, b in zip(jax.tree_util.tree_leaves(single), jax.tree_util.tree_leaves(batched)):
+        for a, b in zip(jax.tree_util.tree_leaves(single[i][0]), jax.tree_util.tree_leaves(batched)):
             np.testing.assert_allclose(b[i], a, rtol=1e-5, atol=1e-6)
-    run = jax.jit(lambda s: jax.lax.fori_loop(0, 400, lambda i, s: algorithm.step(jax.random.key(i), s, data)[0], s))
-    np.testing.assert_allclose(family.state_mean(run(state)), data, atol=0.3)
-    assert int(run(state).step) == 400
+    np.testing.assert_allclose(family.state_mean(final), data, atol=0.3)
+    assert int(final.step) == 400
 
 
 def test_families_are_hashable_values_with_labels_that_round_trip():
