@@ -47,6 +47,8 @@ class Node:
     name: str | None = None
     shape: tuple[int, ...] = ()
     dtype: Any = jnp.float32
+    #: The name of the model a named node was registered in (for messages about mixing models).
+    model_name: str | None = None
 
     @property
     def ndim(self) -> int:
@@ -214,7 +216,12 @@ def _shape_error(fn: Callable, described: str, error: Exception) -> Exception:
 
 
 class DataNode(Node):
-    """A named, mutable input (``cr.Data``); its value lives in the model."""
+    """A named input (``cr.Data``); its value lives in the model.
+
+    ``mutable`` is False for ``cr.ConstantData``, whose values ``set_data`` refuses to change.
+    """
+
+    mutable: bool = True
 
     def __init__(self, name: str, value: jax.Array):
         self.name = name
