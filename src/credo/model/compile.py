@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
+import dataclasses
 import warnings
 
 import jax
@@ -19,6 +20,7 @@ import numpyro.distributions as ndist
 from .._config import jit as _jit_for_size, settings
 from ..errors import CredoWarning, InitvalError, ModelError, ObservedError
 from .programs import ProgramCache, data_signature
+from .support import check_constraint
 from .terms import (
     TermCheck, build_distribution, default_transform, describe_nonfinite, describe_transform, is_identity,
     likelihood_scale, nonfinite_terms,
@@ -332,7 +334,8 @@ class CompiledModel:
         return self.flatten(params)
 
 
-class _Unconstrain(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _Unconstrain:
     """Spec of the compiled ``unconstrain_fn`` (see :class:`~credo.model.programs.ProgramCache`)."""
 
     signature: tuple
@@ -488,6 +491,11 @@ def _check_fit(model, data_values) -> None:
     for rv, (batch, event, observed_shape) in found.items():
         if 0 in observed_shape:
             warn_no_rows(rv.name, observed_shape)
+        support = rv.distribution.known_support(rv.params)
+        if support is not None:
+            check_constraint(support, np.asarray(data_values[rv.observed.name]),
+                             f"observed values of {rv.distribution.name} {rv.name!r}", ObservedError,
+                             support.event_dim)
         if not _data_fit(batch, event, observed_shape, rv.param_batch_shape or ()):
             raise ObservedError(
                 f"observed variable {rv.name!r}: its data have shape {observed_shape} but its likelihood has shape "

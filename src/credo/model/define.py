@@ -160,22 +160,8 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
         return False
 
 
-def _concrete_support(spec: DistributionSpec, params: dict):
-    """The support when it is known without the free variables, else None.
-
-    Parameters outside ``spec.support_params`` matter by their shape alone,
-    so ``Binomial(n=5, p=<free>)`` has the known support ``0..5``.
-    """
-    if spec.support is not None:
-        return spec.support
-    if any(isinstance(params.get(key), Node) for key in spec.support_params):
-        return None  # depends on parameters that are only known at run time
-    stand_ins = {k: np.full(v.shape, 0.5, v.dtype) if isinstance(v, Node) else v for k, v in params.items()}
-    return spec.build(stand_ins).support
-
-
 def _check_values(spec, params, value, label, what, error_cls):
-    support = _concrete_support(spec, params)
+    support = spec.known_support(params)
     if support is not None:
         check_constraint(support, value, f"{what} of {label}", error_cls, support.event_dim)
 

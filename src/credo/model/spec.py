@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import numpyro
 import numpyro.distributions as ndist
 from numpyro.distributions import constraints
+
+from .variables import Node
 
 __all__ = ["DistributionSpec"]
 
@@ -56,3 +59,17 @@ class DistributionSpec:
         # (each compiled on first use), every time a model function is traced.
         with numpyro.validation_enabled(False):
             return self.build_fn(**params)
+
+    def known_support(self, params: dict):
+        """The support when it is known without the free variables, else None.
+
+        Parameters outside ``support_params`` matter by their shape alone, so
+        ``Binomial(n=5, p=<free>)`` has the known support ``0..5`` and
+        ``Categorical(p=<free of shape (3,)>)`` the support ``0..2``.
+        """
+        if self.support is not None:
+            return self.support
+        if any(isinstance(params.get(key), Node) for key in self.support_params):
+            return None  # depends on parameters that are only known at run time
+        stand_ins = {k: np.full(v.shape, 0.5, v.dtype) if isinstance(v, Node) else v for k, v in params.items()}
+        return self.build(stand_ins).support

@@ -9,6 +9,7 @@ depends on a free variable, a value that overflowed its transform).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping, NamedTuple
 
 import jax
@@ -121,7 +122,8 @@ def _term_values(compiled, position: jax.Array, data: Mapping) -> dict:
     return out
 
 
-class _TermValues(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _TermValues:
     """Spec of the compiled :func:`_term_values` over a batch of positions."""
 
     signature: tuple
