@@ -55,6 +55,8 @@ def describe(constraint) -> str:
 def first_violation(ok: np.ndarray, values: np.ndarray) -> str:
     """The first value where ``ok`` is False, with its index: ``"7 at index (3,)"``."""
     ok = np.broadcast_to(np.asarray(ok), np.shape(values)) if np.ndim(ok) else ok
+    if np.ndim(values) == 0:
+        return f"{np.asarray(values).item()}"
     if np.ndim(ok) == 0:
         return f"{np.asarray(values).ravel()[:3]}"
     index = tuple(int(i) for i in np.argwhere(~ok)[0])

@@ -185,8 +185,8 @@ def nonfinite_terms(compiled, position: jax.Array, data: Mapping) -> list[TermCh
     row = bad_rows[0]
     variables = {rv.name: rv for rv in compiled._free_rvs + compiled._observed_rvs}
     found = []
-    for name, entry in entries.items():
-        entry = jax.tree_util.tree_map(lambda array: array[row], entry)
+    for name in list(variables) + [potential.name for potential in compiled._potentials]:  # model order
+        entry = jax.tree_util.tree_map(lambda array: array[row], entries[name])
         logp = float(entry["logp"])
         if np.isfinite(logp):
             continue
