@@ -108,6 +108,13 @@ def _logits_of(p, squash_fn):
     return None
 
 
+def _as_written(rv: RandomVariable, written: dict) -> RandomVariable:
+    """Record the parameters as written on ``rv`` where credo evaluates another form of them."""
+    if set(written) != set(rv.params):
+        rv.written_params = written
+    return rv
+
+
 def _one_of(label, **kwargs):
     given = {k: v for k, v in kwargs.items() if v is not None}
     if len(given) > 1:
@@ -344,10 +351,11 @@ def Bernoulli(name: str, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
     key, value = _one_of(f"Bernoulli {name!r}", p=p, logit_p=logit_p)
     if key is None:
         raise ModelError(f"Bernoulli {name!r}: give p or logit_p.")
+    written = {key: value}
     if key == "p" and _logits_of(value, jax.nn.sigmoid) is not None:
         key, value = "logit_p", _logits_of(value, jax.nn.sigmoid)
     spec = BERNOULLI_P if key == "p" else BERNOULLI_LOGIT
-    return random_variable(spec, name, {key: value}, **kwargs)
+    return _as_written(random_variable(spec, name, {key: value}, **kwargs), written)
 
 
 @_distribution
@@ -372,10 +380,11 @@ def Categorical(name: str, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
     key, value = _one_of(f"Categorical {name!r}", p=p, logit_p=logit_p)
     if key is None:
         raise ModelError(f"Categorical {name!r}: give p or logit_p.")
+    written = {key: value}
     if key == "p" and _logits_of(value, jax.nn.softmax) is not None:
         key, value = "logit_p", _logits_of(value, jax.nn.softmax)
     spec = CATEGORICAL_P if key == "p" else CATEGORICAL_LOGIT
-    return random_variable(spec, name, {key: value}, **kwargs)
+    return _as_written(random_variable(spec, name, {key: value}, **kwargs), written)
 
 
 @_distribution

@@ -141,14 +141,14 @@ def resized_coords(model, updates: Mapping[str, Any], coords: Mapping[str, Any] 
                                   f"{len(model.coords[dim])} to {length}, and {dim!r} has labels: give new ones, "
                                   f"set_data({{...}}, coords={{{dim!r}: [...]}}).")
             new[dim] = tuple(range(length))
-    for dim, labels in given.items():
-        if dim not in new:
-            if len(labels) != len(model.coords[dim]):
-                raise CoordsError(f"{what}: coords for {dim!r} have {len(labels)} labels but the dimension has "
-                                  f"length {len(model.coords[dim])}; set_data the variables of that dimension too.")
-            new[dim] = labels
+    relabelled = {dim: labels for dim, labels in given.items() if dim not in new}
+    new.update(relabelled)
     _check_fixed_dims(model, {dim: labels for dim, labels in new.items() if len(labels) != len(model.coords[dim])},
                       what)
+    for dim, labels in relabelled.items():
+        if len(labels) != len(model.coords[dim]):
+            raise CoordsError(f"{what}: coords for {dim!r} have {len(labels)} labels but the dimension has "
+                              f"length {len(model.coords[dim])}; set_data the variables of that dimension too.")
     return new
 
 

@@ -262,7 +262,8 @@ def random_variable(spec: DistributionSpec, name, params: dict, *, shape=None, d
     dist_batch, event = _build_shape(spec, params, label)
     if dims is not None and shape is None:
         dims_shape = _coords.shape_from_dims(model, dims, label)
-        shape = None if None in dims_shape else dims_shape
+        if observed is None and None not in dims_shape:  # observed data set the shape; dims are checked against it
+            shape = dims_shape
     observed_node, observed_shape = (None, None)
     if observed is not None:
         observed_node, observed_shape = _observed_node(model, name, spec, params, observed, label)

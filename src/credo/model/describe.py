@@ -38,7 +38,8 @@ def variable_kind(node: Node) -> str:
 def describe_variable(node: Node) -> str:
     """``Normal(mu=mu, sigma=1)``, ``Deterministic(f(w, x))``, ``Data``: what a variable is, in one phrase."""
     if isinstance(node, RandomVariable):
-        params = ", ".join(f"{key}={_value_text(value)}" for key, value in node.params.items())
+        written = node.written_params or node.params
+        params = ", ".join(f"{key}={_value_text(value)}" for key, value in written.items())
         return f"{node.distribution.name}({params})"
     if isinstance(node, DataNode):
         return "Data" if node.mutable else "ConstantData"

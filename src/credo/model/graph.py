@@ -30,7 +30,9 @@ def named_parents(node: Any) -> list[Node]:
     """The named variables (random variables, Data, deterministics, potentials) that ``node``'s value
     is computed from directly, through anonymous expressions, in order of first use.
 
-    For a random variable: those of its parameters, and its observed ``cr.Data``.
+    For a random variable: those of its parameters as written (``p``, not
+    the logits credo evaluates ``p=sigmoid(z)`` with), and its observed
+    ``cr.Data``.
 
     Examples
     --------
@@ -43,8 +45,10 @@ def named_parents(node: Any) -> list[Node]:
     """
     found: dict = {}
     seen: set = set()
+    if isinstance(node, DataNode):
+        return []
     if isinstance(node, RandomVariable):
-        for value in node.params.values():
+        for value in (node.written_params or node.params).values():
             _walk(value, found, seen)
         if node.observed is not None and node.observed.name != node.name:
             _walk(node.observed, found, seen)

@@ -251,9 +251,14 @@ class RandomVariable(Node):
         The size of the full data set, for minibatch scaling.
     initval : array or None
         The user's initial value, in constrained space.
+    written_params : dict or None
+        The parameters as written, where they differ from ``params``.
     """
 
     param_batch_shape: tuple | None = None
+    #: The parameters as the user wrote them, where credo evaluates an equivalent form
+    #: (``Bernoulli(p=sigmoid(z))`` as ``logit_p=z``); None when ``params`` are as written.
+    written_params: dict | None = None
 
     def __init__(self, name, distribution, params, shape, dtype, batch_shape, observed, total_size, initval):
         self.name = name
