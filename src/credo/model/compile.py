@@ -503,10 +503,14 @@ def _check_fit(model, data_values) -> None:
             )
 
 
-def warn_no_rows(name: str, shape: tuple) -> None:
-    """Warn that observed ``name`` has no values: its likelihood adds nothing, and a fit fits the prior."""
+def warn_no_rows(name: str, shape: tuple, stacklevel: int = 4) -> None:
+    """Warn that observed ``name`` has no values: its likelihood adds nothing, and a fit fits the prior.
+
+    A warning, not an error: the posterior of no data is the prior, which is correct (sequential
+    updates may start from an empty data set), but far more often it is an empty selection by mistake.
+    """
     warnings.warn(f"observed {name!r} has no values (shape {shape}): its likelihood adds nothing, so a fit gives "
-                  "the prior. Check the data (an empty selection?).", CredoWarning, stacklevel=3)
+                  "the prior. Check the data (an empty selection?).", CredoWarning, stacklevel=stacklevel)
 
 
 def _data_fit(batch: tuple, event: tuple, observed_shape: tuple, defined_batch: tuple) -> bool:

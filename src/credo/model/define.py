@@ -238,7 +238,7 @@ def _warn_unpaired_minibatches(model: Model, rv: RandomVariable) -> None:
                     f"the likelihood {rv.name!r} reads the minibatches {list(first.names)} and {list(second.names)}, "
                     f"which have the same number of rows ({rows.pop()}) but draw their rows independently: inputs "
                     "and targets will not pair. Draw them together with cr.Minibatch(X, Y, batch_size=...), or give "
-                    "both the same random_seed and batch_size.", CredoWarning, stacklevel=4)
+                    "both the same random_seed and batch_size.", CredoWarning, stacklevel=5)
                 return
 
 
@@ -286,6 +286,6 @@ def random_variable(spec: DistributionSpec, name, params: dict, *, shape=None, d
     model.add_variable(rv)
     if observed_shape is not None:
         if 0 in observed_shape:
-            warn_no_rows(name, observed_shape)
+            warn_no_rows(name, observed_shape, stacklevel=5)  # the user's line, above the constructor
         _warn_unpaired_minibatches(model, rv)
     return rv
