@@ -210,6 +210,23 @@ def Normal(name: str, mu=0.0, sigma=None, *, sd=None, tau=None, **kwargs) -> Ran
     """Normal distribution with mean ``mu`` and standard deviation ``sigma``
     (or PyMC3's ``sd``, or precision ``tau``).
 
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    mu : float, array_like or node
+        Mean.
+    sigma : float, array_like or node, optional
+        Standard deviation (> 0); default 1.
+    sd : float, array_like or node, optional
+        PyMC3's name for ``sigma``.
+    tau : float, array_like or node, optional
+        Precision, ``1 / sigma**2``.
+
+    Returns
+    -------
+    RandomVariable
+
     Examples
     --------
     >>> import credo as cr
@@ -224,14 +241,66 @@ def Normal(name: str, mu=0.0, sigma=None, *, sd=None, tau=None, **kwargs) -> Ran
 
 @_distribution
 def HalfNormal(name: str, sigma=None, *, sd=None, tau=None, **kwargs) -> RandomVariable:
-    """Half-normal distribution on the positive reals with scale ``sigma``."""
+    """Half-normal distribution on the positive reals with scale ``sigma``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    sigma : float, array_like or node, optional
+        Scale (> 0); default 1.
+    sd : float, array_like or node, optional
+        PyMC3's name for ``sigma``.
+    tau : float, array_like or node, optional
+        Precision, ``1 / sigma**2``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     s = cr.HalfNormal("s", sigma=2.0)
+    >>> round(model.point_logps({"s": 1.0})["s"], 4)
+    -1.0439
+    """
     label = f"HalfNormal {name!r}"
     return random_variable(HALF_NORMAL, name, {"sigma": _scale(name, label, sigma, sd, tau)}, **kwargs)
 
 
 @_distribution
 def StudentT(name: str, nu, mu=0.0, sigma=None, *, sd=None, lam=None, **kwargs) -> RandomVariable:
-    """Student's t distribution with ``nu`` degrees of freedom, location ``mu``, scale ``sigma``."""
+    """Student's t distribution with ``nu`` degrees of freedom, location ``mu``, scale ``sigma``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    nu : float, array_like or node
+        Degrees of freedom (> 0).
+    mu : float, array_like or node
+        Location.
+    sigma : float, array_like or node, optional
+        Scale (> 0); default 1.
+    sd : float, array_like or node, optional
+        PyMC3's name for ``sigma``.
+    lam : float, array_like or node, optional
+        Precision, ``1 / sigma**2``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     y = cr.StudentT("y", nu=4, mu=0, sigma=1, observed=[0.5, -1.0])
+    >>> round(model.point_logps({})["y"], 4)
+    -2.6711
+    """
     label = f"StudentT {name!r}"
     sigma = _scale(name, label, sigma, sd, lam, precision="lam")
     return random_variable(STUDENT_T, name, {"nu": nu, "mu": mu, "sigma": sigma}, **kwargs)
@@ -239,7 +308,33 @@ def StudentT(name: str, nu, mu=0.0, sigma=None, *, sd=None, lam=None, **kwargs) 
 
 @_distribution
 def HalfStudentT(name: str, nu=1.0, sigma=None, *, sd=None, lam=None, **kwargs) -> RandomVariable:
-    """Half Student's t distribution on the positive reals."""
+    """Half Student's t distribution on the positive reals.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    nu : float, array_like or node
+        Degrees of freedom (> 0); default 1.
+    sigma : float, array_like or node, optional
+        Scale (> 0); default 1.
+    sd : float, array_like or node, optional
+        PyMC3's name for ``sigma``.
+    lam : float, array_like or node, optional
+        Precision, ``1 / sigma**2``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     s = cr.HalfStudentT("s", nu=3, sigma=2.0)
+    >>> round(model.point_logps({"s": 1.0})["s"], 4)
+    -1.161
+    """
     label = f"HalfStudentT {name!r}"
     sigma = _scale(name, label, sigma, sd, lam, precision="lam")
     return random_variable(HALF_STUDENT_T, name, {"nu": nu, "sigma": sigma}, **kwargs)
@@ -247,25 +342,111 @@ def HalfStudentT(name: str, nu=1.0, sigma=None, *, sd=None, lam=None, **kwargs) 
 
 @_distribution
 def Laplace(name: str, mu=0.0, b=1.0, **kwargs) -> RandomVariable:
-    """Laplace distribution with location ``mu`` and scale ``b``."""
+    """Laplace distribution with location ``mu`` and scale ``b``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    mu : float, array_like or node
+        Location.
+    b : float, array_like or node
+        Scale (> 0).
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.Laplace("x", mu=0, b=2.0)
+    >>> round(model.point_logps({"x": 1.0})["x"], 4)
+    -1.8863
+    """
     return random_variable(LAPLACE, name, {"mu": mu, "b": b}, **kwargs)
 
 
 @_distribution
 def Cauchy(name: str, alpha=0.0, beta=1.0, **kwargs) -> RandomVariable:
-    """Cauchy distribution with location ``alpha`` and scale ``beta``."""
+    """Cauchy distribution with location ``alpha`` and scale ``beta``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    alpha : float, array_like or node
+        Location.
+    beta : float, array_like or node
+        Scale (> 0).
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.Cauchy("x", alpha=0, beta=1)
+    >>> round(model.point_logps({"x": 1.0})["x"], 4)
+    -1.8379
+    """
     return random_variable(CAUCHY, name, {"alpha": alpha, "beta": beta}, **kwargs)
 
 
 @_distribution
 def HalfCauchy(name: str, beta=1.0, **kwargs) -> RandomVariable:
-    """Half-Cauchy distribution on the positive reals with scale ``beta``."""
+    """Half-Cauchy distribution on the positive reals with scale ``beta``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    beta : float, array_like or node
+        Scale (> 0).
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     tau = cr.HalfCauchy("tau", beta=2.5)
+    >>> round(model.point_logps({"tau": 1.0})["tau"], 4)
+    -1.5163
+    """
     return random_variable(HALF_CAUCHY, name, {"beta": beta}, **kwargs)
 
 
 @_distribution
 def Exponential(name: str, lam=None, *, scale=None, **kwargs) -> RandomVariable:
-    """Exponential distribution with rate ``lam`` (or ``scale = 1 / lam``)."""
+    """Exponential distribution with rate ``lam`` (or ``scale = 1 / lam``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    lam : float, array_like or node
+        Rate (> 0).
+    scale : float, array_like or node, optional
+        ``1 / lam``, instead of ``lam``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.Exponential("x", lam=2.0)
+    >>> round(model.point_logps({"x": 1.0})["x"], 4)
+    -1.3069
+    """
     key, value = _one_of(f"Exponential {name!r}", lam=lam, scale=scale)
     if key is None:
         raise ModelError(f"Exponential {name!r}: give the rate lam (or scale).")
@@ -278,7 +459,33 @@ def Exponential(name: str, lam=None, *, scale=None, **kwargs) -> RandomVariable:
 
 @_distribution
 def Gamma(name: str, alpha=None, beta=None, *, mu=None, sigma=None, **kwargs) -> RandomVariable:
-    """Gamma distribution with shape ``alpha`` and rate ``beta`` (or mean ``mu`` and sd ``sigma``)."""
+    """Gamma distribution with shape ``alpha`` and rate ``beta`` (or mean ``mu`` and sd ``sigma``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    alpha : float, array_like or node
+        Shape (> 0).
+    beta : float, array_like or node
+        Rate (> 0).
+    mu : float, array_like or node, optional
+        Mean, with ``sigma``, instead of ``alpha`` and ``beta``.
+    sigma : float, array_like or node, optional
+        Standard deviation, with ``mu``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.Gamma("x", mu=2.0, sigma=1.0)
+    >>> round(model.point_logps({"x": 1.0})["x"], 4)
+    -1.0192
+    """
     if mu is not None or sigma is not None:
         if alpha is not None or beta is not None or mu is None or sigma is None:
             raise ModelError(f"Gamma {name!r}: give either alpha and beta, or mu and sigma.")
@@ -291,13 +498,59 @@ def Gamma(name: str, alpha=None, beta=None, *, mu=None, sigma=None, **kwargs) ->
 
 @_distribution
 def InverseGamma(name: str, alpha, beta=1.0, **kwargs) -> RandomVariable:
-    """Inverse-gamma distribution with shape ``alpha`` and scale ``beta``."""
+    """Inverse-gamma distribution with shape ``alpha`` and scale ``beta``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    alpha : float, array_like or node
+        Shape (> 0).
+    beta : float, array_like or node
+        Scale (> 0).
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.InverseGamma("x", alpha=3.0, beta=1.0)
+    >>> round(model.point_logps({"x": 0.5})["x"], 4)
+    0.0794
+    """
     return random_variable(INVERSE_GAMMA, name, {"alpha": alpha, "beta": beta}, **kwargs)
 
 
 @_distribution
 def Beta(name: str, alpha=None, beta=None, *, mu=None, sigma=None, **kwargs) -> RandomVariable:
-    """Beta distribution on [0, 1] (``alpha``, ``beta``, or mean ``mu`` and sd ``sigma``)."""
+    """Beta distribution on [0, 1] (``alpha``, ``beta``, or mean ``mu`` and sd ``sigma``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    alpha, beta : float, array_like or node
+        Shapes (> 0).
+    mu : float, array_like or node, optional
+        Mean, with ``sigma``, instead of ``alpha`` and ``beta``.
+    sigma : float, array_like or node, optional
+        Standard deviation, with ``mu``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     p = cr.Beta("p", alpha=2, beta=2)
+    >>> round(model.point_logps({"p": 0.5})["p"], 4)
+    0.4055
+    """
     if mu is not None or sigma is not None:
         if alpha is not None or beta is not None or mu is None or sigma is None:
             raise ModelError(f"Beta {name!r}: give either alpha and beta, or mu and sigma.")
@@ -311,7 +564,27 @@ def Beta(name: str, alpha=None, beta=None, *, mu=None, sigma=None, **kwargs) -> 
 
 @_distribution
 def Uniform(name: str, lower=0.0, upper=1.0, **kwargs) -> RandomVariable:
-    """Uniform distribution on [``lower``, ``upper``]."""
+    """Uniform distribution on [``lower``, ``upper``].
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    lower, upper : float, array_like or node
+        The bounds, ``lower < upper``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.Uniform("x", lower=-1, upper=3)
+    >>> round(model.point_logps({"x": 0.0})["x"], 4)
+    -1.3863
+    """
     if not isinstance(lower, Node) and not isinstance(upper, Node):
         if not np.all(np.asarray(lower) < np.asarray(upper)):
             raise ParameterError(f"Uniform {name!r}: lower must be below upper; got lower={lower}, upper={upper}.")
@@ -320,26 +593,101 @@ def Uniform(name: str, lower=0.0, upper=1.0, **kwargs) -> RandomVariable:
 
 @_distribution
 def LogNormal(name: str, mu=0.0, sigma=None, *, sd=None, tau=None, **kwargs) -> RandomVariable:
-    """Log-normal distribution: ``log(x)`` is Normal(``mu``, ``sigma``)."""
+    """Log-normal distribution: ``log(x)`` is Normal(``mu``, ``sigma``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    mu : float, array_like or node
+        Mean of ``log(x)``.
+    sigma : float, array_like or node, optional
+        Standard deviation of ``log(x)`` (> 0); default 1.
+    sd : float, array_like or node, optional
+        PyMC3's name for ``sigma``.
+    tau : float, array_like or node, optional
+        Precision of ``log(x)``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.LogNormal("x", mu=0, sigma=1)
+    >>> round(model.point_logps({"x": 1.0})["x"], 4)
+    -0.9189
+    """
     label = f"LogNormal {name!r}"
     return random_variable(LOG_NORMAL, name, {"mu": mu, "sigma": _scale(name, label, sigma, sd, tau)}, **kwargs)
 
 
 @_distribution
 def Flat(name: str, **kwargs) -> RandomVariable:
-    """Improper uniform density on the real line (log density 0)."""
+    """Improper uniform density on the real line (log density 0).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.Flat("x")
+    >>> model.point_logps({"x": 123.0})["x"]
+    0.0
+    """
     return random_variable(FLAT, name, {}, **kwargs)
 
 
 @_distribution
 def HalfFlat(name: str, **kwargs) -> RandomVariable:
-    """Improper uniform density on the positive reals (log density 0)."""
+    """Improper uniform density on the positive reals (log density 0).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.HalfFlat("x")
+    >>> model.point_logps({"x": 5.0})["x"]
+    0.0
+    """
     return random_variable(HALF_FLAT, name, {}, **kwargs)
 
 
 @_distribution
 def Bernoulli(name: str, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
     """Bernoulli distribution with probability ``p`` of a 1 (or log-odds ``logit_p``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    p : float, array_like or node, optional
+        Probability of a 1.
+    logit_p : float, array_like or node, optional
+        Log-odds of a 1, instead of ``p``.
+
+    Returns
+    -------
+    RandomVariable
 
     Examples
     --------
@@ -360,7 +708,31 @@ def Bernoulli(name: str, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
 
 @_distribution
 def Binomial(name: str, n, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
-    """Binomial distribution: successes in ``n`` trials of probability ``p`` (or ``logit_p``)."""
+    """Binomial distribution: successes in ``n`` trials of probability ``p`` (or ``logit_p``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    n : int, array_like or node
+        Number of trials (a non-negative integer).
+    p : float, array_like or node, optional
+        Probability of success.
+    logit_p : float, array_like or node, optional
+        Log-odds of success, instead of ``p``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     k = cr.Binomial("k", n=10, p=0.3, observed=[2, 5])
+    >>> round(model.point_logps({})["k"], 4)
+    -3.7285
+    """
     key, value = _one_of(f"Binomial {name!r}", p=p, logit_p=logit_p)
     if key is None:
         raise ModelError(f"Binomial {name!r}: give p or logit_p.")
@@ -370,13 +742,55 @@ def Binomial(name: str, n, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
 
 @_distribution
 def Poisson(name: str, mu, **kwargs) -> RandomVariable:
-    """Poisson distribution with rate ``mu``."""
+    """Poisson distribution with rate ``mu``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    mu : float, array_like or node
+        Rate (> 0).
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     counts = cr.Poisson("counts", mu=3.0, observed=[1, 4, 2])
+    >>> round(model.point_logps({})["counts"], 4)
+    -5.1809
+    """
     return random_variable(POISSON, name, {"mu": mu}, **kwargs)
 
 
 @_distribution
 def Categorical(name: str, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
-    """Categorical distribution over ``0..K-1`` with probabilities ``p`` (last axis) or ``logit_p``."""
+    """Categorical distribution over ``0..K-1`` with probabilities ``p`` (last axis) or ``logit_p``.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    p : array_like or node, optional
+        Probabilities of the categories over the last axis.
+    logit_p : array_like or node, optional
+        Unnormalised log-probabilities, instead of ``p``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     label = cr.Categorical("label", p=[0.2, 0.5, 0.3], observed=[1, 2])
+    >>> round(model.point_logps({})["label"], 4)
+    -1.8971
+    """
     key, value = _one_of(f"Categorical {name!r}", p=p, logit_p=logit_p)
     if key is None:
         raise ModelError(f"Categorical {name!r}: give p or logit_p.")
@@ -389,7 +803,31 @@ def Categorical(name: str, p=None, *, logit_p=None, **kwargs) -> RandomVariable:
 
 @_distribution
 def MvNormal(name: str, mu, cov=None, *, chol=None, **kwargs) -> RandomVariable:
-    """Multivariate normal with mean ``mu`` and covariance ``cov`` (or its Cholesky factor ``chol``)."""
+    """Multivariate normal with mean ``mu`` and covariance ``cov`` (or its Cholesky factor ``chol``).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    mu : array_like or node
+        Mean vector (the last axis).
+    cov : array_like or node, optional
+        Covariance matrix (symmetric positive definite).
+    chol : array_like or node, optional
+        Its lower Cholesky factor, instead of ``cov``.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     x = cr.MvNormal("x", mu=[0.0, 0.0], cov=[[1.0, 0.5], [0.5, 1.0]], shape=(10, 2))
+    >>> x.shape
+    (10, 2)
+    """
     key, value = _one_of(f"MvNormal {name!r}", cov=cov, chol=chol)
     if key is None:
         raise ModelError(f"MvNormal {name!r}: give cov or chol.")
@@ -399,5 +837,25 @@ def MvNormal(name: str, mu, cov=None, *, chol=None, **kwargs) -> RandomVariable:
 
 @_distribution
 def Dirichlet(name: str, a, **kwargs) -> RandomVariable:
-    """Dirichlet distribution on the simplex with concentrations ``a`` (last axis)."""
+    """Dirichlet distribution on the simplex with concentrations ``a`` (last axis).
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in the model.
+    a : array_like or node
+        Concentrations (> 0) over the last axis.
+
+    Returns
+    -------
+    RandomVariable
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model() as model:
+    ...     w = cr.Dirichlet("w", a=[1.0, 1.0, 1.0])
+    >>> round(model.point_logps({"w": [0.2, 0.3, 0.5]})["w"], 4)
+    0.6931
+    """
     return random_variable(DIRICHLET, name, {"a": a}, **kwargs)

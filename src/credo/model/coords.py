@@ -22,7 +22,13 @@ __all__ = ["normalize_dims", "coord_labels", "add_coord", "shape_from_dims", "re
 
 
 def normalize_dims(dims: Any, label: str) -> tuple | None:
-    """``dims`` as a tuple of names (``None`` for an unnamed dimension), or None."""
+    """``dims`` as a tuple of names (``None`` for an unnamed dimension), or None.
+
+    Examples
+    --------
+    >>> normalize_dims("city", "Normal 'a'")
+    ('city',)
+    """
     if dims is None:
         return None
     if isinstance(dims, str):
@@ -34,7 +40,13 @@ def normalize_dims(dims: Any, label: str) -> tuple | None:
 
 
 def coord_labels(name: Any, values: Any = None, length: Any = None) -> tuple:
-    """The labels of a dimension, checked: a sequence of distinct hashable labels, or ``0..length-1``."""
+    """The labels of a dimension, checked: a sequence of distinct hashable labels, or ``0..length-1``.
+
+    Examples
+    --------
+    >>> coord_labels("city", ["Paris", "Oslo"]), coord_labels("obs", length=3)
+    (('Paris', 'Oslo'), (0, 1, 2))
+    """
     if not isinstance(name, str) or not name:
         raise CoordsError(f"coordinate names must be non-empty strings; got {name!r}.")
     if values is None:

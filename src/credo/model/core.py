@@ -183,8 +183,8 @@ class Model:
         ...     mu = cr.Normal("mu", 0, 10)
         ...     y = cr.Normal("y", mu, 1, observed=[0.5, 1.5])
         >>> print(model.str_repr())
-         mu ~ Normal(mu=0, sigma=10)
-          y ~ Normal(mu=mu, sigma=1)  shape (2,)  observed
+        mu ~ Normal(mu=0, sigma=10)
+         y ~ Normal(mu=mu, sigma=1)  shape (2,)  observed
         """
         return str_repr(self)
 

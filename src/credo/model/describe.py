@@ -36,7 +36,17 @@ def variable_kind(node: Node) -> str:
 
 
 def describe_variable(node: Node) -> str:
-    """``Normal(mu=mu, sigma=1)``, ``Deterministic(f(w, x))``, ``Data``: what a variable is, in one phrase."""
+    """``Normal(mu=mu, sigma=1)``, ``Deterministic(f(w, x))``, ``Data``: what a variable is, in one phrase.
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model():
+    ...     mu = cr.Normal("mu", 0, 10)
+    ...     twice = cr.Deterministic("twice", 2 * mu)
+    >>> describe_variable(mu), describe_variable(twice)
+    ('Normal(mu=0, sigma=10)', 'Deterministic(f(mu))')
+    """
     if isinstance(node, RandomVariable):
         written = node.written_params or node.params
         params = ", ".join(f"{key}={_value_text(value)}" for key, value in written.items())
