@@ -87,8 +87,10 @@ def test_set_data_with_coords_resizes_dimensions():
     with model:
         cr.set_data({"x": np.zeros(2)}, coords={"obs_id": ["new0", "new1"]})
     assert model.coords["obs_id"] == ("new0", "new1") and model.data_values["x"].shape == (2,)
-    model.set_data({"x": np.zeros(3)}, coords={"obs_id": ["a", "b", "c"]})
+    model.set_data("x", np.zeros(3), coords={"obs_id": ["a", "b", "c"]})  # PyMC's Model.set_data(name, values)
     assert model.coords["obs_id"] == ("a", "b", "c")
+    with raises_credo(DataTypeError, "'x'", "values"):
+        model.set_data("x")
     with raises_credo(CoordsError, "'x'", "'obs_id'", "has labels", "coords="):
         model.set_data({"x": np.zeros(5)})  # the labels were given: new ones are needed
     with raises_credo(CoordsError, "'obs_id'", "2 labels", "'x'", "length 4"):

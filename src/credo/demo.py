@@ -201,8 +201,9 @@ def check_writable_folder(folder: str | Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".credo-write-check-"):
             pass
-    except FileExistsError:
-        raise OutputPathError(f"cannot write plots to {str(path)!r}: it (or a folder above it) is a file, not a "
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise OutputPathError(f"cannot write plots to {str(path)!r}: {str(blocker)!r} is a file, not a "
                               "folder.") from None
     except OSError as error:
         raise OutputPathError(f"cannot write plots to {str(path)!r}: {error.strerror or error}.") from None

@@ -242,14 +242,18 @@ class Model:
                 self.add_coord(name, length=length)
 
     # data ---------------------------------------------------------------------
-    def set_data(self, new_data: Mapping[str, ArrayLike], coords: Mapping[str, Any] | None = None) -> None:
+    def set_data(self, new_data: Mapping[str, ArrayLike] | str, values: ArrayLike | None = None,
+                 coords: Mapping[str, Any] | None = None) -> None:
         """Replace the values of ``cr.Data`` variables (also with another number of rows).
 
         Parameters
         ----------
-        new_data : dict
+        new_data : dict or str
             Data variable name -> new values (numeric, with the same trailing
-            shape; the number of rows may change).
+            shape; the number of rows may change); or, as PyMC's
+            ``model.set_data(name, values)``, one name with ``values``.
+        values : array_like, optional
+            The new values when ``new_data`` is a name.
         coords : dict, optional
             New labels of the dimensions whose length changes (required for a
             dimension whose labels were given; ``0..n-1`` otherwise).
@@ -263,6 +267,12 @@ class Model:
         >>> model.data_values["x"].shape
         (4, 2)
         """
+        if isinstance(new_data, str):
+            if values is None:
+                raise DataTypeError(f"set_data({new_data!r}, values): give the new values of {new_data!r}.")
+            new_data = {new_data: values}
+        elif values is not None:
+            raise DataTypeError("set_data: give either a dict of new data, or a name and its values.")
         updates = self.validated_data(new_data)
         if coords is not None and not isinstance(coords, Mapping):
             raise DataTypeError(f"set_data: coords must be a dict of dimension name -> labels; got "
