@@ -216,9 +216,9 @@ def _minibatch_groups(rv: RandomVariable) -> list:
     while stack:
         node = stack.pop()
         for parent in named_parents(node):
-            if id(parent) in seen:
+            if parent.uid in seen:
                 continue
-            seen.add(id(parent))
+            seen.add(parent.uid)
             group = getattr(parent, "group", None)
             if group is not None and group not in groups:
                 groups.append(group)

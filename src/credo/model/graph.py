@@ -16,12 +16,12 @@ def _walk(value: Any, found: dict, seen: set) -> None:
     if not isinstance(value, Node):
         return
     if isinstance(value, _NAMED):
-        found.setdefault(id(value), value)
+        found.setdefault(value.uid, value)
         return
     if isinstance(value, Apply):
-        if id(value) in seen:
+        if value.uid in seen:
             return
-        seen.add(id(value))
+        seen.add(value.uid)
         for node in value.inputs:
             _walk(node, found, seen)
 

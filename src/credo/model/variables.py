@@ -7,6 +7,7 @@ Values flow through the graph only when a compiled function evaluates it
 
 from __future__ import annotations
 
+import itertools
 import operator
 from typing import Any, Callable
 
@@ -26,6 +27,9 @@ __all__ = [
     "apply",
     "evaluate",
 ]
+
+
+_UIDS = itertools.count()
 
 
 def _is_node(x: Any) -> bool:
@@ -49,6 +53,14 @@ class Node:
     dtype: Any = jnp.float32
     #: The name of the model a named node was registered in (for messages about mixing models).
     model_name: str | None = None
+
+    @property
+    def uid(self) -> int:
+        """A number no other node of this process has (given on first use): the key of evaluation memos."""
+        uid = self.__dict__.get("_uid")
+        if uid is None:
+            uid = self.__dict__["_uid"] = next(_UIDS)
+        return uid
 
     @property
     def ndim(self) -> int:
@@ -326,12 +338,12 @@ def evaluate(node: Any, values: dict[str, jax.Array], cache: dict[int, jax.Array
     """The value of ``node`` given the values of the named leaves.
 
     ``values`` maps the names of random variables and data to arrays;
-    ``cache`` memoises anonymous and deterministic nodes by identity within one
-    evaluation so that shared sub-expressions are traced once.
+    ``cache`` memoises anonymous and deterministic nodes by their ``uid`` within
+    one evaluation so that shared sub-expressions are traced once.
     """
     if not _is_node(node):
         return node
-    key = id(node)
+    key = node.uid
     if key in cache:
         return cache[key]
     if isinstance(node, (RandomVariable, DataNode)):
