@@ -229,7 +229,17 @@ class CompiledModel:
 
     def describe_nonfinite(self, position: jax.Array, data: Mapping[str, jax.Array]) -> str:
         """The reasons of :meth:`nonfinite_terms` joined in one sentence, ``""`` when every term is finite:
-        what an error about a non-finite log density adds to its message."""
+        what an error about a non-finite log density adds to its message.
+
+        Examples
+        --------
+        >>> import credo as cr, jax.numpy as jnp
+        >>> with cr.Model() as model:
+        ...     s = cr.Normal("s", 0, 1)
+        ...     x = cr.Normal("x", 0, s)
+        >>> model.compile().describe_nonfinite(jnp.array([-1.0, 0.0]), model.data_values)
+        "the prior of 'x' is nan: its parameter sigma must be positive (> 0); found -1.0"
+        """
         return describe_nonfinite(self, position, data)
 
     def constrain_fn(self, position: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:

@@ -40,7 +40,14 @@ def float_dtype():
 
 
 def as_param(spec: DistributionSpec, name: str, value, label: str):
-    """A parameter as a node or a constant array (integers kept for ``spec.integer_params``)."""
+    """A parameter as a node or a constant array (integers kept for ``spec.integer_params``).
+
+    Examples
+    --------
+    >>> from credo.distributions import BINOMIAL_P
+    >>> as_param(BINOMIAL_P, "n", 5, "Binomial 'k'").dtype, as_param(BINOMIAL_P, "p", 0.5, "Binomial 'k'").dtype
+    (dtype('int32'), dtype('float32'))
+    """
     if isinstance(value, Node):
         return value
     if isinstance(value, (jax.Array, np.ndarray)) or np.isscalar(value) or isinstance(value, (list, tuple)):
@@ -244,7 +251,18 @@ def _warn_unpaired_minibatches(model: Model, rv: RandomVariable) -> None:
 
 def random_variable(spec: DistributionSpec, name, params: dict, *, shape=None, dims=None, initval=None,
                     testval=None, observed=None, total_size=None) -> RandomVariable:
-    """Record a random variable of distribution ``spec`` in the model of the ``with`` block."""
+    """Record a random variable of distribution ``spec`` in the model of the ``with`` block (what every
+    distribution constructor calls; the options are those of :data:`OPTIONS`).
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> from credo.distributions import NORMAL
+    >>> with cr.Model():
+    ...     w = random_variable(NORMAL, "w", {"mu": 0.0, "sigma": 1.0}, shape=3)
+    >>> w.shape, w.distribution.name
+    ((3,), 'Normal')
+    """
     label = f"{spec.name} {name!r}"
     model = Model.get_context(what=f"{spec.name}({name!r}, ...)")
     model.check_new_name(name)

@@ -61,7 +61,17 @@ def named_parents(node: Any) -> list[Node]:
 
 def adopt_pending(model, values: Iterable[Any]) -> None:
     """Register in ``model`` the nodes among ``values`` made outside any model that wait for the model
-    that first uses them (``cr.Minibatch(X, batch_size=...)`` written before the model, as in PyMC)."""
+    that first uses them (``cr.Minibatch(X, batch_size=...)`` written before the model, as in PyMC).
+
+    Examples
+    --------
+    >>> import credo as cr, numpy as np
+    >>> x = cr.Minibatch(np.zeros((10, 2)), batch_size=5)
+    >>> model = cr.Model()
+    >>> adopt_pending(model, [2 * x])
+    >>> x.name, x.name in model
+    ('minibatch0_0', True)
+    """
     found: dict = {}
     for value in values:
         _walk(value, found, set())
@@ -81,6 +91,17 @@ def check_same_model(model, values: Iterable[tuple[str, Any]], label: str) -> No
 
     A variable of another model would otherwise be looked up by its name in
     this one, and silently follow this model's variable of that name.
+
+    Examples
+    --------
+    >>> import credo as cr
+    >>> with cr.Model("first"):
+    ...     a = cr.Normal("a", 0, 1)
+    >>> with cr.Model("second") as second:
+    ...     check_same_model(second, [("parameter mu", 2 * a)], "Normal 'b'")
+    Traceback (most recent call last):
+    ...
+    credo.errors.ModelError: Normal 'b': parameter mu uses 'a' of model 'first', not of the model being defined; ...
     """
     for role, value in values:
         found: dict = {}

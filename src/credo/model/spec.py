@@ -66,6 +66,12 @@ class DistributionSpec:
         Parameters outside ``support_params`` matter by their shape alone, so
         ``Binomial(n=5, p=<free>)`` has the known support ``0..5`` and
         ``Categorical(p=<free of shape (3,)>)`` the support ``0..2``.
+
+        Examples
+        --------
+        >>> from credo.distributions import BINOMIAL_P
+        >>> BINOMIAL_P.known_support({"n": 5, "p": 0.5})
+        IntegerInterval(lower_bound=0, upper_bound=5)
         """
         if self.support is not None:
             return self.support

@@ -69,6 +69,12 @@ def satisfies(constraint, value) -> np.ndarray:
     Checking constants at definition time in numpy avoids compiling one tiny
     XLA program per check (a model definition would otherwise spend most of
     its time compiling them); other constraints fall back to numpyro's check.
+
+    Examples
+    --------
+    >>> from numpyro.distributions import constraints
+    >>> satisfies(constraints.positive, [1.0, -2.0]).tolist()
+    [True, False]
     """
     x = np.asarray(value, dtype=float) if not isinstance(value, np.ndarray) or value.dtype != bool else value
     c = constraints
@@ -97,7 +103,16 @@ def satisfies(constraint, value) -> np.ndarray:
 
 
 def check_constraint(constraint, value, what: str, error_cls, event_dim: int = 0) -> None:
-    """Raise ``error_cls("<what> must be <constraint>; found <first bad value>")`` where ``value`` breaks it."""
+    """Raise ``error_cls("<what> must be <constraint>; found <first bad value>")`` where ``value`` breaks it.
+
+    Examples
+    --------
+    >>> from numpyro.distributions import constraints
+    >>> check_constraint(constraints.positive, [1.0, -2.0], "sigma", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: sigma must be positive (> 0); found -2.0 at index (1,).
+    """
     ok = satisfies(constraint, value)
     if not ok.all():
         found = first_violation(ok, np.asarray(value)) if event_dim == 0 else "values that are not"
