@@ -339,6 +339,7 @@ def test_nonfinite_terms_name_a_parameter_outside_its_domain_and_a_potential():
     assert reasons[1] == "the potential 'wall' is nan"
 
 
+@pytest.mark.filterwarnings("ignore:Out-of-support values:UserWarning")  # numpyro's, on the eager start check
 def test_fit_sample_and_find_map_say_which_term_and_why():
     reason = "observed 'y' has values above its upper bound (3 >"
     with uniform_with_data_above_u():

@@ -49,6 +49,15 @@ def test_str_repr_shows_shapes_and_constants():
     assert cr.Model().str_repr() == ""
 
 
+def test_minibatches_show_their_batch_size():
+    with cr.Model() as model:
+        x, y = cr.Minibatch(np.zeros((10, 2)), np.zeros(10), batch_size=5, names=("x", "y"))
+        w = cr.Normal("w", 0, 1, shape=2)
+        cr.Normal("obs", x @ w, 1, observed=y, total_size=10)
+    assert model.str_repr().splitlines()[0].split()[:3] == ["x", "~", "Minibatch(batch_size=5)"]
+    assert 'x [label="x\n~\nMinibatch"' in cr.model_to_graphviz(model).source
+
+
 def test_html_repr_is_a_table_with_a_row_per_variable():
     html = tutorial_like()._repr_html_()
     assert html.startswith("<table>") and html.count("<tr>") == 1 + 6

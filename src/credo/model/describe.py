@@ -52,6 +52,9 @@ def describe_variable(node: Node) -> str:
         params = ", ".join(f"{key}={_value_text(value)}" for key, value in written.items())
         return f"{node.distribution.name}({params})"
     if isinstance(node, DataNode):
+        group = getattr(node, "group", None)  # a minibatch's rows are drawn in groups
+        if group is not None:
+            return f"Minibatch(batch_size={group.batch_size})"
         return "Data" if node.mutable else "ConstantData"
     kind = "Deterministic" if isinstance(node, DeterministicNode) else "Potential"
     return f"{kind}({_value_text(node.expression)})"
