@@ -7,24 +7,21 @@ minibatches or sharded across devices by the caller.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
-
 import dataclasses
 import warnings
+from typing import Any, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as ndist
+from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 
 from .._config import jit as _jit_for_size, settings
 from ..errors import CredoWarning, InitvalError, ModelError, ObservedError
 from .programs import ProgramCache, data_signature
 from .support import check_constraint
-from .terms import (
-    TermCheck, build_distribution, default_transform, describe_nonfinite, describe_transform, is_identity,
-    likelihood_scale, nonfinite_terms,
-)
+from .terms import TermCheck, describe_nonfinite, nonfinite_terms
 from .variables import RandomVariable, evaluate
 
 __all__ = [
@@ -44,6 +41,55 @@ class FreeVariableInfo(NamedTuple):
     size: int
     transformed: bool  # whether the map to the constrained space is not the identity
     transform: str  # the transform's name, e.g. "ExpTransform" (saved files record it)
+
+
+def build_distribution(rv: RandomVariable, values: dict, cache: dict):
+    """The numpyro distribution of ``rv`` given the values of the nodes it depends on.
+
+    ``values`` maps names to arrays; ``cache`` memoises shared sub-expressions
+    within one evaluation (see :func:`credo.model.variables.evaluate`).
+    """
+    params = {k: evaluate(v, values, cache) for k, v in rv.params.items()}
+    d = rv.distribution.build(params)
+    if not rv.is_observed and tuple(d.batch_shape) != rv.batch_shape:
+        d = d.expand(rv.batch_shape)
+    return d
+
+
+def default_transform(d):
+    """numpyro's bijection from the real line onto the support of ``d``."""
+    return biject_to(d.support)
+
+
+def describe_transform(transform) -> str:
+    """A transform's name, with its parts for composed transforms: ``ComposeTransform(ExpTransform,...)``."""
+    name = type(transform).__name__
+    if name == "IndependentTransform":
+        return describe_transform(transform.base_transform)
+    parts = getattr(transform, "parts", None)
+    if parts:
+        return f"{name}({','.join(describe_transform(p) for p in parts)})"
+    return name
+
+
+
+
+def _is_identity(transform) -> bool:
+    while isinstance(transform, IndependentTransform):
+        transform = transform.base_transform
+    return isinstance(transform, IdentityTransform)
+
+
+def likelihood_scale(total_size, observed_shape: tuple) -> float:
+    """``total_size / rows`` for each scaled dimension (1 when total_size is None)."""
+    if total_size is None:
+        return 1.0
+    sizes = (total_size,) if isinstance(total_size, int) else total_size
+    scale = 1.0
+    for dim, size in enumerate(sizes):
+        if size is not None and dim < len(observed_shape) and observed_shape[dim] > 0:
+            scale *= size / observed_shape[dim]
+    return scale
 
 
 def _is_improper(d) -> bool:
@@ -130,7 +176,7 @@ class CompiledModel:
                     values[rv.name] = jnp.zeros(rv.shape, jnp.int32)
                     continue
                 transform = default_transform(d)
-                found[rv.name] = (tuple(transform.inverse_shape(rv.shape)), not is_identity(transform),
+                found[rv.name] = (tuple(transform.inverse_shape(rv.shape)), not _is_identity(transform),
                                   describe_transform(transform))
                 values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
             return jnp.zeros(())
@@ -210,6 +256,11 @@ class CompiledModel:
         for potential in self._potentials:
             total = total + jnp.sum(evaluate(potential, values, cache))
         return total
+
+    # The building blocks of the log density, for its term-by-term diagnosis (credo.model.terms).
+    distribution_of = staticmethod(build_distribution)
+    transform_of = staticmethod(default_transform)
+    likelihood_scale = staticmethod(likelihood_scale)
 
     def nonfinite_terms(self, position: jax.Array, data: Mapping[str, jax.Array]) -> list[TermCheck]:
         """The terms of the log density (each free variable's prior, each likelihood, each potential)

@@ -1,10 +1,10 @@
-"""The terms of a model's log density: each free variable's prior, each likelihood, each potential.
+"""The terms of a model's log density, one by one: each free variable's prior, each likelihood, each potential.
 
-:func:`build_distribution` gives the numpyro distribution of a variable from
-the values of the nodes it depends on; :func:`nonfinite_terms` evaluates
-every term at a position and says which are not finite, and why (a
-parameter outside its domain, observed values outside a support that
-depends on a free variable, a value that overflowed its transform).
+:func:`nonfinite_terms` evaluates every term at a position and says which
+are not finite, and why (a parameter outside its domain, observed values
+outside a support that depends on a free variable, a value that overflowed
+its transform). It builds the terms with the compiled model's own building
+blocks (``distribution_of``, ``transform_of``, ``likelihood_scale``).
 """
 
 from __future__ import annotations
@@ -15,65 +15,13 @@ from typing import Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 
 from ..errors import ModelError
 from .programs import data_signature
 from .support import describe, describe_violation, first_violation, satisfies
 from .variables import RandomVariable, evaluate
 
-__all__ = [
-    "build_distribution", "default_transform", "describe_transform", "is_identity", "likelihood_scale",
-    "TermCheck", "nonfinite_terms", "describe_nonfinite",
-]
-
-
-def build_distribution(rv: RandomVariable, values: dict, cache: dict):
-    """The numpyro distribution of ``rv`` given the values of the nodes it depends on.
-
-    ``values`` maps names to arrays; ``cache`` memoises shared sub-expressions
-    within one evaluation (see :func:`credo.model.variables.evaluate`).
-    """
-    params = {k: evaluate(v, values, cache) for k, v in rv.params.items()}
-    d = rv.distribution.build(params)
-    if not rv.is_observed and tuple(d.batch_shape) != rv.batch_shape:
-        d = d.expand(rv.batch_shape)
-    return d
-
-
-def default_transform(d):
-    """numpyro's bijection from the real line onto the support of ``d``."""
-    return biject_to(d.support)
-
-
-def describe_transform(transform) -> str:
-    """A transform's name, with its parts for composed transforms: ``ComposeTransform(ExpTransform,...)``."""
-    name = type(transform).__name__
-    if name == "IndependentTransform":
-        return describe_transform(transform.base_transform)
-    parts = getattr(transform, "parts", None)
-    if parts:
-        return f"{name}({','.join(describe_transform(p) for p in parts)})"
-    return name
-
-
-def is_identity(transform) -> bool:
-    """Whether ``transform`` (possibly wrapped in IndependentTransform) is the identity."""
-    while isinstance(transform, IndependentTransform):
-        transform = transform.base_transform
-    return isinstance(transform, IdentityTransform)
-
-
-def likelihood_scale(total_size, observed_shape: tuple) -> float:
-    """``total_size / rows`` for each scaled dimension (1 when total_size is None)."""
-    if total_size is None:
-        return 1.0
-    sizes = (total_size,) if isinstance(total_size, int) else total_size
-    scale = 1.0
-    for dim, size in enumerate(sizes):
-        if size is not None and dim < len(observed_shape) and observed_shape[dim] > 0:
-            scale *= size / observed_shape[dim]
-    return scale
+__all__ = ["TermCheck", "nonfinite_terms", "describe_nonfinite"]
 
 
 class TermCheck(NamedTuple):
@@ -104,17 +52,17 @@ def _term_values(compiled, position: jax.Array, data: Mapping) -> dict:
     unconstrained = compiled.unflatten(position)
     out = {}
     for rv in compiled._free_rvs:
-        d = build_distribution(rv, values, cache)
-        transform = default_transform(d)
+        d = compiled.distribution_of(rv, values, cache)
+        transform = compiled.transform_of(d)
         value = transform(unconstrained[rv.name])
         values[rv.name] = value
         logp = jnp.sum(d.log_prob(value)) + jnp.sum(transform.log_abs_det_jacobian(unconstrained[rv.name], value))
         out[rv.name] = {"logp": logp, "value": value,
                         "params": {k: evaluate(v, values, cache) for k, v in rv.params.items()}}
     for rv in compiled._observed_rvs:
-        d = build_distribution(rv, values, cache)
+        d = compiled.distribution_of(rv, values, cache)
         observed = values[rv.name]
-        scale = likelihood_scale(rv.total_size, tuple(observed.shape))
+        scale = compiled.likelihood_scale(rv.total_size, tuple(observed.shape))
         out[rv.name] = {"logp": scale * jnp.sum(d.log_prob(observed)), "value": observed,
                         "params": {k: evaluate(v, values, cache) for k, v in rv.params.items()}}
     for potential in compiled._potentials:
