@@ -12,6 +12,11 @@ class CredoError(Exception):
     """Base class of every error credo raises on purpose."""
 
 
+class CredoWarning(UserWarning):
+    """Base class of the warnings credo gives about a model that works but is likely not what was meant
+    (observed data with no rows, minibatches whose rows do not pair)."""
+
+
 class ModelError(CredoError, ValueError):
     """A model is defined inconsistently: a name used twice, a bad shape."""
 
@@ -80,11 +85,6 @@ class NonFiniteLossError(CredoError, FloatingPointError):
         self.iteration = iteration
         self.variables = variables
         self.approximation = approximation
-
-
-class CredoWarning(UserWarning):
-    """Base class of the warnings credo gives about a model that works but is likely not what was meant
-    (observed data with no rows, minibatches whose rows do not pair)."""
 
 
 def check_keywords(what: str, given, accepted) -> None:
