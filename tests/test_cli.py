@@ -9,6 +9,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from credo import cli
@@ -87,3 +88,68 @@ def test_uci_missing_module_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "credo.nn.uci", None)  # makes the import fail as if absent
     assert cli.main(["uci"]) == 2
     assert "credo.nn.uci" in capsys.readouterr().err
+
+
+def test_demo_out_that_cannot_be_written_is_refused_before_fitting(tmp_path, capsys, monkeypatch):
+    import credo.demo
+    from credo.errors import OutputPathError
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the fit ran before the output folder was checked")
+
+    monkeypatch.setattr(credo.demo, "fit", no_fit)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert cli.main(["demo", "moons", "--out", str(blocker / "plots"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert str(blocker) in err and "is a file" in err and "--no-plots" in err
+    with pytest.raises(OutputPathError, match="is a file"):
+        run_moons_demo(n=10, out=blocker, progressbar=False)
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    try:
+        if not os.access(read_only, os.W_OK):  # root may write anywhere
+            assert cli.main(["demo", "moons", "--out", str(read_only), "--no-progress"]) == 2
+            assert "cannot write plots" in capsys.readouterr().err
+    finally:
+        read_only.chmod(0o700)
+
+
+def write_uci_set(root: Path, rows: int = 6, bad_train_index: int | None = None) -> Path:
+    folder = root / "tiny"
+    folder.mkdir(parents=True)
+    data = np.column_stack([np.arange(rows), np.arange(rows) * 2.0, np.arange(rows) + 0.5])
+    np.savetxt(folder / "data.txt", data)
+    (folder / "n_splits.txt").write_text("2")
+    (folder / "n_hidden.txt").write_text("5")
+    (folder / "n_epochs.txt").write_text("10")
+    np.savetxt(folder / "index_features.txt", [0, 1], fmt="%d")
+    np.savetxt(folder / "index_target.txt", [2], fmt="%d")
+    for split in range(2):
+        train = [0, 1, 2, 3] if bad_train_index is None else [0, 1, bad_train_index]
+        np.savetxt(folder / f"index_train_{split}.txt", train, fmt="%d")
+        np.savetxt(folder / f"index_test_{split}.txt", [4, 5], fmt="%d")
+    return root
+
+
+def test_uci_bad_data_dir_split_and_index_files_are_clear_errors(tmp_path, capsys):
+    from credo.datasets import load_uci
+    from credo.nn import uci
+
+    root = write_uci_set(tmp_path / "good")
+    assert load_uci("tiny", split=1, data_dir=root).X_train.shape == (4, 2)
+    assert uci.main(["tiny", "--data-dir", str(root / "tiny" / "data.txt")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"splits \[2, 7\] are out of range: 'tiny' has 2 splits, 0\.\.1"):
+        uci.run_uci("tiny", root, splits=[0, 2, 7])
+    with pytest.raises(ValueError, match="split must be in 0..1; got 5"):
+        load_uci("tiny", split=5, data_dir=root)
+    bad = write_uci_set(tmp_path / "bad", bad_train_index=9)
+    with pytest.raises(ValueError, match=r"index_train_0.txt holds the index 9, outside 0\.\.5 \(data.txt has 6 rows\)"):
+        load_uci("tiny", split=0, data_dir=bad)
+    assert uci.main(["tiny", "--data-dir", str(bad)]) == 2
+    assert "index_train_0.txt holds the index 9" in capsys.readouterr().err
+    negative = write_uci_set(tmp_path / "negative", bad_train_index=-1)
+    with pytest.raises(ValueError, match="holds the index -1"):
+        load_uci("tiny", split=0, data_dir=negative)

@@ -481,3 +481,38 @@ def test_parameters_may_be_lists():
                 + st.norm([0.0, 1.0], [0.5, 2.0]).logpdf(point["n"]).sum()
                 + st.t([3.0, 5.0], 0.0, [0.5, 1.0]).logpdf(point["t"]).sum())
     np.testing.assert_allclose(float(model.logp(point)), expected, rtol=RTOL)
+
+
+def test_dims_on_every_distribution(case):
+    """``dims=`` sets the shape of a free variable and names the axes of an observed one."""
+    ctor, kwargs, values, expected = case
+    event = np.shape(values)[1:]
+    dims = ("obs",) + tuple(f"event{i}" for i in range(len(event)))
+    coords = {"obs": [f"o{i}" for i in range(N)], **{f"event{i}": range(k) for i, k in enumerate(event)}}
+    with cr.Model(coords=coords) as model:
+        free = ctor("free", **kwargs, dims=dims)
+        observed = ctor("x", **kwargs, observed=values, dims=dims)
+    assert free.shape == observed.shape == np.shape(values)
+    assert model.named_vars_to_dims == {"free": dims, "x": dims}
+    assert model.coords["obs"] == ("o0", "o1", "o2", "o3", "o4")
+    np.testing.assert_allclose(model.point_logps({"free": values})["x"], expected.sum(), rtol=2e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(set(credo.distributions.__all__) - {"DistributionSpec"}))
+def test_help_lists_every_argument_and_unknown_keywords_name_them(name):
+    import inspect
+    import pydoc
+
+    from credo.model.define import OPTIONS
+
+    constructor = getattr(cr, name)
+    parameters = inspect.signature(constructor).parameters
+    assert set(OPTIONS) <= set(parameters) and "kwargs" not in parameters
+    text = pydoc.render_doc(constructor)
+    for argument in parameters:
+        assert f"{argument} :" in text or f", {argument} :" in text or f"{argument}," in text, argument
+    with cr.Model():
+        with pytest.raises(TypeError, match=rf"{name}\(\) got an unexpected keyword argument 'bogus'; it accepts") as info:
+            constructor("x", bogus=1)
+    accepted = str(info.value).split("it accepts ")[1].rstrip(".").split(", ")
+    assert sorted(accepted) == sorted(list(parameters)[1:])

@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -74,6 +76,29 @@ def test_plot_decision_surface_has_two_panels_and_colorbars(moons_like):
     mean_ax, std_ax = figure.axes[:2]
     assert "mean" in mean_ax.get_title() and "std" in std_ax.get_title()
     assert len(mean_ax.collections) >= 3  # contour plus one scatter per class
+
+
+@pytest.mark.parametrize("std_of, title, colorbar", [
+    ("p", "std of P(class 1) across posterior draws", "std of P(class 1)"),
+    ("predictive", "std of the posterior predictive draws", "std of the predicted class label"),
+])
+def test_plot_decision_surface_names_its_std_and_labels_colour_bars(moons_like, std_of, title, colorbar):
+    X, y = moons_like
+    grid = plots.grid_2d(X, resolution=20)
+    probability = 1 / (1 + np.exp(-grid.points.sum(axis=1)))
+    figure = plots.plot_decision_surface(grid.grid_x, grid.grid_y, probability, probability / 2, std_of=std_of)
+    mean_ax, std_ax, mean_bar, std_bar = figure.axes
+    assert mean_ax.get_title() == "Posterior predictive mean of P(class 1)"
+    assert "class 0" not in mean_ax.get_title()
+    assert title in std_ax.get_title()
+    assert mean_bar.get_ylabel() == "P(class 1)" and std_bar.get_ylabel() == colorbar
+    with pytest.raises(ValueError, match="std_of"):
+        plots.plot_decision_surface(grid.grid_x, grid.grid_y, probability, probability, std_of="sd")
+
+
+def test_example_labels_the_class_1_probability():
+    example = (Path(__file__).resolve().parents[1] / "examples" / "bnn_moons.py").read_text()
+    assert "class label = 0" not in example and "probability of class label = 1" in example
 
 
 def test_plot_decision_surface_rejects_wrong_sizes(moons_like):

@@ -26,12 +26,14 @@ from .inference.optimizers import adagrad_window
 from .inference.predictive import sample_posterior_predictive, sample_prior_predictive
 from .inference.sampling import sample
 from .model import math
-from .model.core import Data, Deterministic, Model, Potential, modelcontext, set_data
+from .model.core import ConstantData, Data, Deterministic, Model, MutableData, Potential, modelcontext, set_data
+from .model.diagram import model_to_graphviz
 
 _config.apply_at_import()
 
 __all__ = [
-    "Model", "Data", "Deterministic", "Potential", "modelcontext", "set_data", "math", "errors",
+    "Model", "Data", "MutableData", "ConstantData", "Deterministic", "Potential", "modelcontext", "set_data",
+    "model_to_graphviz", "math", "errors",
     "Normal", "HalfNormal", "StudentT", "HalfStudentT", "Laplace", "Cauchy", "HalfCauchy", "Exponential", "Gamma",
     "InverseGamma", "Beta", "Uniform", "LogNormal", "Flat", "HalfFlat", "Bernoulli", "Binomial", "Poisson",
     "Categorical", "MvNormal", "Dirichlet",

@@ -16,6 +16,8 @@ import importlib
 import sys
 from typing import Sequence
 
+from .errors import OutputPathError
+
 __all__ = ["main", "build_parser"]
 
 DEFAULT_DEMO_OUT = "./credo-demo-moons"
@@ -72,9 +74,15 @@ def _run_demo_moons(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, no display; must precede any pyplot import
 
-    from .demo import run_moons_demo
+    from .demo import check_writable_folder, run_moons_demo
 
     out = None if args.no_plots else args.out
+    try:
+        if out is not None:
+            check_writable_folder(out)
+    except OutputPathError as error:
+        print(f"credo demo moons: {error} Choose another --out, or --no-plots.", file=sys.stderr)
+        return 2
     print(f"credo demo moons: n={args.n}, draws={args.draws}, ppc_samples={args.ppc_samples}, seed={args.seed}"
           + ("" if out is None else f", out={out}"), flush=True)
     run_moons_demo(n=args.n, draws=args.draws, ppc_samples=args.ppc_samples, seed=args.seed, out=out,

@@ -7,8 +7,14 @@ data, and ``cr.set_data`` replaces them like any ``cr.Data``. During a fit the
 driver's compiled scan calls :func:`minibatch_fn`'s function once per step:
 it draws ``batch_size`` row indices (with replacement, as PyMC does) from the
 step's key and takes those rows from every array of the group, so the rows of
-X and Y stay paired. With ``total_size=N`` on the likelihood, its log density
-is scaled by ``N / batch_size``.
+X and Y stay paired. Separate minibatches with the same ``random_seed``,
+batch size and number of rows draw the same rows too (PyMC3's contract).
+With ``total_size=N`` on the likelihood, its log density is scaled by
+``N / batch_size``.
+
+A minibatch made outside any model (``mx = cr.Minibatch(X, batch_size=50)``
+before ``with cr.Model():``, as PyMC allows) joins the model that first
+uses it.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import DataError
-from .model.core import Data, Model, modelcontext
+from .model.core import Data, Model, as_data_array
 from .model.variables import DataNode
 
 __all__ = ["Minibatch", "MinibatchNode", "MinibatchGroup", "minibatch_fn"]
 
 # Separates the index stream from the step's ADVI noise (both derive from the step key).
 _INDEX_STREAM = 0x6D696E69
+# The stream of seeded groups: equal seeds give equal keys, whatever the group's position.
+_SEEDED_STREAM = 0x73656564
 
 
 class MinibatchGroup(NamedTuple):
@@ -52,9 +60,30 @@ class MinibatchNode(DataNode):
     Its value and ``shape`` are those of the full array.
     """
 
-    def __init__(self, name: str, value: jax.Array, group: MinibatchGroup | None = None):
+    def __init__(self, name: str | None, value: jax.Array, group: MinibatchGroup | None = None,
+                 pending: "_PendingMinibatch | None" = None):
         super().__init__(name, value)
         self.group = group
+        self._pending = pending
+
+    def adopt(self, model: Model) -> None:
+        """Join ``model`` (with the other arrays of its ``cr.Minibatch`` call), if made outside any model."""
+        if self._pending is not None and self.name is None:
+            self._pending.register(model)
+
+
+class _PendingMinibatch:
+    """The arrays of a ``cr.Minibatch`` call made outside any model, until a model uses one of them."""
+
+    def __init__(self, values: list, batch_size: int, seed: int | None, names):
+        self.values = values
+        self.batch_size = batch_size
+        self.seed = seed
+        self.names = names
+        self.nodes: list[MinibatchNode] = []
+
+    def register(self, model: Model) -> None:
+        _register(model, self.values, self.batch_size, self.seed, self.names, self.nodes)
 
 
 def Minibatch(*arrays, batch_size: int, random_seed: int | None = None, names=None, model: Model | None = None):
@@ -74,9 +103,15 @@ def Minibatch(*arrays, batch_size: int, random_seed: int | None = None, names=No
         Rows per step.
     random_seed : int, optional
         Mixed with each step's key to draw the rows (the fit's seed still
-        applies: fits with the same seeds draw the same rows).
+        applies: fits with the same seeds draw the same rows). Separate
+        minibatches with the same seed, batch size and number of rows draw
+        the same rows, so ``cr.Minibatch(X, batch_size=50, random_seed=1)``
+        and ``cr.Minibatch(Y, batch_size=50, random_seed=1)`` pair.
     names : sequence of str, optional
         Names of the data variables; default ``minibatch<g>_<i>``.
+    model : Model, optional
+        The model (default: the one of the ``with`` block; outside any
+        model, the minibatch joins the first model that uses it).
 
     Returns
     -------
@@ -94,34 +129,55 @@ def Minibatch(*arrays, batch_size: int, random_seed: int | None = None, names=No
     >>> x.shape, x.name
     ((500, 2), 'minibatch0_0')
     """
-    model = modelcontext(model, what="Minibatch(...)")
+    if model is None:
+        model = Model.get_context(error=False)
     if not arrays:
         raise DataError("Minibatch needs at least one array.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise DataError(f"Minibatch: batch_size must be a positive integer; got {batch_size!r}.")
     if random_seed is not None and (isinstance(random_seed, bool) or not isinstance(random_seed, (int, np.integer))):
         raise DataError(f"Minibatch: random_seed must be an int or None; got {type(random_seed).__name__}.")
-    values = [np.asarray(model.data_values[a.name]) if isinstance(a, DataNode) else np.asarray(a) for a in arrays]
+    if any(isinstance(a, DataNode) for a in arrays) and model is None:
+        raise DataError("Minibatch: a cr.Data array belongs to a model: call Minibatch inside its `with` block.")
+    values = [model.data_values[a.name] if isinstance(a, DataNode) else as_data_array(a, f"Minibatch: array {i}")
+              for i, a in enumerate(arrays)]
     for i, value in enumerate(values):
         if value.ndim == 0:
             raise DataError(f"Minibatch: array {i} is a scalar; every array needs rows to draw from.")
-    rows = {value.shape[0] for value in values}
-    if len(rows) > 1:
-        raise DataError(f"Minibatch: the arrays must have the same number of rows to be drawn together; got "
-                        f"{[value.shape[0] for value in values]}.")
-    group_index = len(model.minibatches)
-    if names is None:
-        names = [f"minibatch{group_index}_{i}" for i in range(len(values))]
-    names = tuple(names)
-    if len(names) != len(values):
-        raise DataError(f"Minibatch: got {len(names)} names for {len(values)} arrays.")
-    group = MinibatchGroup(names, int(batch_size), None if random_seed is None else int(random_seed))
-    nodes = []
-    for name, value in zip(names, values):
-        Data(name, value, model=model)  # validates the name and the values and stores them
-        nodes.append(MinibatchNode(name, model.data_values[name], group))
-    model.add_minibatch_group(group, nodes)  # the Data nodes, now known as minibatch nodes
+    rows = [value.shape[0] for value in values]
+    if len(set(rows)) > 1:
+        raise DataError(f"Minibatch: the arrays must have the same number of rows to be drawn together; got {rows}.")
+    if rows[0] == 0:
+        raise DataError(f"Minibatch: the arrays have no rows (shape {tuple(values[0].shape)}); there is nothing to "
+                        "draw a batch from.")
+    if names is not None:
+        names = tuple(names)
+        if len(names) != len(values):
+            raise DataError(f"Minibatch: got {len(names)} names for {len(values)} arrays.")
+    seed = None if random_seed is None else int(random_seed)
+    nodes: list[MinibatchNode] = []
+    if model is None:  # joins the first model that uses it
+        pending = _PendingMinibatch(values, int(batch_size), seed, names)
+        nodes = [MinibatchNode(None, value, None, pending) for value in values]
+        pending.nodes = nodes
+    else:
+        _register(model, values, int(batch_size), seed, names, nodes)
     return nodes[0] if len(nodes) == 1 else tuple(nodes)
+
+
+def _register(model: Model, values: list, batch_size: int, seed: int | None, names, nodes: list) -> None:
+    """Record a minibatch group in ``model``: each array as a Data variable, then as a minibatch node
+    (``nodes`` are filled in, or named and bound if they exist)."""
+    if names is None:
+        names = tuple(f"minibatch{len(model.minibatches)}_{i}" for i in range(len(values)))
+    group = MinibatchGroup(names, batch_size, seed)
+    for name, value in zip(names, values):
+        Data(name, value, model=model)  # validates the name and stores the values
+    if not nodes:
+        nodes.extend(MinibatchNode(name, model.data_values[name], group) for name in names)
+    for node, name in zip(nodes, names):
+        node.name, node.group = name, group
+    model.add_minibatch_group(group, nodes)  # the Data nodes, now known as minibatch nodes
 
 
 def batch_rows(groups: tuple) -> dict[str, int]:
@@ -149,9 +205,10 @@ def minibatch_fn(groups: tuple):
                 shapes = {name: tuple(data[name].shape) for name in group.names}
                 raise DataError(f"the minibatch arrays {shapes} have different numbers of rows: set_data all of a "
                                 "Minibatch's arrays together.")
-            key = jax.random.fold_in(stream, index)
-            if group.seed is not None:
-                key = jax.random.fold_in(key, group.seed)
+            if group.seed is None:  # a stream of its own
+                key = jax.random.fold_in(stream, index)
+            else:  # the seed's stream: groups of equal seed, batch size and rows draw the same rows
+                key = jax.random.fold_in(jax.random.fold_in(stream, _SEEDED_STREAM), group.seed)
             rows_available = rows.pop()
             chosen = jax.random.randint(key, (group.batch_size,), 0, rows_available)
             for name in group.names:

@@ -184,6 +184,9 @@ def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
                 f"sub-folder per data set> or set the environment variable {UCI_DIR_VARIABLE}."
             )
     path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"UCI data directory {str(path)!r} is a file, not a folder: give the folder that "
+                                 "holds one sub-folder per data set (each with its data.txt).")
     if not path.is_dir():
         raise FileNotFoundError(f"UCI data directory {str(path)!r} does not exist.")
     return path
@@ -222,11 +225,25 @@ def _read_file(folder: Path, file_name: str) -> Path:
 
 
 def _read_integer(folder: Path, file_name: str) -> int:
-    return int(_read_file(folder, file_name).read_text().strip())
+    text = _read_file(folder, file_name).read_text().strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"UCI data set {folder.name!r}: {file_name} must hold one integer; it holds "
+                         f"{text[:40]!r}.") from None
 
 
-def _read_indices(folder: Path, file_name: str) -> np.ndarray:
-    return np.loadtxt(_read_file(folder, file_name), dtype=int, ndmin=1)
+def _read_indices(folder: Path, file_name: str, limit: int) -> np.ndarray:
+    """Row (or column) indices from a file, each in ``0..limit-1``."""
+    try:
+        indices = np.loadtxt(_read_file(folder, file_name), dtype=float, ndmin=1)
+    except ValueError as error:
+        raise ValueError(f"UCI data set {folder.name!r}: {file_name} must hold integer indices ({error}).") from None
+    if indices.size and (np.any(indices != np.round(indices)) or indices.min() < 0 or indices.max() >= limit):
+        bad = indices[(indices != np.round(indices)) | (indices < 0) | (indices >= limit)][0]
+        raise ValueError(f"UCI data set {folder.name!r}: {file_name} holds the index {bad:g}, outside "
+                         f"0..{limit - 1} (data.txt has {limit} {'rows' if 'index_t' in file_name else 'columns'}).")
+    return indices.astype(int)
 
 
 def _check_split(split: int, n_splits: int, name: str) -> None:
@@ -279,10 +296,11 @@ def load_uci(name: str, split: int = 0, data_dir: str | os.PathLike | None = Non
     n_splits = _read_integer(folder, "n_splits.txt")
     _check_split(split, n_splits, name)
     data = np.loadtxt(_read_file(folder, "data.txt"), ndmin=2)
-    features = _read_indices(folder, "index_features.txt")
-    target = _read_indices(folder, "index_target.txt")
-    train = _read_indices(folder, f"index_train_{split}.txt")
-    test = _read_indices(folder, f"index_test_{split}.txt")
+    rows, columns = data.shape
+    features = _read_indices(folder, "index_features.txt", columns)
+    target = _read_indices(folder, "index_target.txt", columns)
+    train = _read_indices(folder, f"index_train_{split}.txt", rows)
+    test = _read_indices(folder, f"index_test_{split}.txt", rows)
     X = data[:, features]
     y = data[:, target[0]] if target.size == 1 else data[:, target]
     return UCISplit(

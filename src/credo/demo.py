@@ -8,6 +8,7 @@ and (optionally) the tutorial's plots. Tests and benchmarks call it directly.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -17,13 +18,14 @@ import numpy as np
 from . import plots
 from .data import Minibatch
 from .datasets import make_moons_split
+from .errors import OutputPathError
 from .distributions import Bernoulli, Normal
 from .inference.fit import fit
 from .inference.predictive import sample_posterior_predictive
 from .model import math
 from .model.core import Data, Deterministic, Model, set_data
 
-__all__ = ["N_HIDDEN", "GRID_RESOLUTION", "build_moons_model", "run_moons_demo"]
+__all__ = ["N_HIDDEN", "GRID_RESOLUTION", "build_moons_model", "run_moons_demo", "check_writable_folder"]
 
 #: Units in each of the two hidden layers, as in the tutorial.
 N_HIDDEN = 5
@@ -126,6 +128,8 @@ def run_moons_demo(
 
     say = echo if echo is not None else (lambda line: None)
     timings: dict[str, float] = {}
+    if out is not None:
+        check_writable_folder(out)  # before the fit, not after it
 
     start = time.perf_counter()
     X_train, X_test, y_train, y_test = make_moons_split(n_samples=n_samples, noise=noise, test_size=0.5,
@@ -178,6 +182,34 @@ def run_moons_demo(
     }
 
 
+def check_writable_folder(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and check that files can be written in it.
+
+    Raises
+    ------
+    credo.errors.OutputPathError
+        Naming the folder and the reason (a file of that name, no permission).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_writable_folder(tempfile.mkdtemp()).is_dir()
+    True
+    """
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".credo-write-check-"):
+            pass
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise OutputPathError(f"cannot write plots to {str(path)!r}: {str(blocker)!r} is a file, not a "
+                              "folder.") from None
+    except OSError as error:
+        raise OutputPathError(f"cannot write plots to {str(path)!r}: {error.strerror or error}.") from None
+    return path
+
+
 def _write_plots(out: Path, model, trace, hist, X_train, y_train, X_test, y_test, pred, ppc_samples: int,
                  seed: int, grid_resolution: int) -> dict[str, str]:
     """The tutorial's figures as PNGs in ``out``: data, loss, predicted labels, decision surface."""
@@ -201,7 +233,8 @@ def _write_plots(out: Path, model, trace, hist, X_train, y_train, X_test, y_test
          "predicted_labels")
 
     # The predictive probability over a grid: draws of the deterministic p give
-    # the smooth mean and the spread (uncertainty) of the network's output.
+    # the smooth mean of P(class 1) and its spread across posterior draws (the
+    # uncertainty of the network's output; std_of="p").
     grid = plots.grid_2d(np.concatenate([X_train, X_test]), resolution=grid_resolution)
     with model:
         set_data({"x": grid.points})
@@ -209,6 +242,6 @@ def _write_plots(out: Path, model, trace, hist, X_train, y_train, X_test, y_test
     p_draws = np.asarray(surface.posterior_predictive["p"]).reshape(-1, grid.points.shape[0])
     mean = p_draws.mean(axis=0).reshape(grid.grid_x.shape)
     std = p_draws.std(axis=0).reshape(grid.grid_x.shape)
-    save(plots.plot_decision_surface(grid.grid_x, grid.grid_y, mean, std, X=X_train, y=y_train),
+    save(plots.plot_decision_surface(grid.grid_x, grid.grid_y, mean, std, X=X_train, y=y_train, std_of="p"),
          "decision_surface")
     return paths

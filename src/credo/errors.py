@@ -12,6 +12,11 @@ class CredoError(Exception):
     """Base class of every error credo raises on purpose."""
 
 
+class CredoWarning(UserWarning):
+    """Base class of the warnings credo gives about a model that works but is likely not what was meant
+    (observed data with no rows, minibatches whose rows do not pair)."""
+
+
 class ModelError(CredoError, ValueError):
     """A model is defined inconsistently: a name used twice, a bad shape."""
 
@@ -25,7 +30,8 @@ class ParameterError(CredoError, ValueError):
 
 
 class ParameterTypeError(CredoError, TypeError):
-    """A distribution parameter is not a number, a numeric array or a credo variable."""
+    """A distribution parameter is not a number, a numeric array or a credo variable, or a variable's
+    option has the wrong type (``shape="12"``, ``total_size=True``, ``dims=3``)."""
 
 
 class ObservedError(CredoError, ValueError):
@@ -34,6 +40,18 @@ class ObservedError(CredoError, ValueError):
 
 class DataError(CredoError, ValueError):
     """``set_data`` received an unknown name or values of the wrong shape."""
+
+
+class DataTypeError(DataError, TypeError):
+    """Data of the wrong type: ``set_data`` given a list instead of a dict, strings instead of numbers."""
+
+
+class CoordsError(CredoError, ValueError):
+    """Coordinates and dimensions disagree: a dims name the model does not know, labels of the wrong length."""
+
+
+class OutputPathError(CredoError, OSError):
+    """A file or folder credo was asked to write cannot be written."""
 
 
 class InitvalError(CredoError, ValueError):

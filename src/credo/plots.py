@@ -235,6 +235,13 @@ def _on_grid(values: ArrayLike, grid_shape: tuple[int, ...], argument: str) -> n
     )
 
 
+#: What the std panel of :func:`plot_decision_surface` shows: ``std_of`` -> (title, colour-bar label).
+STD_KINDS = {
+    "p": ("Uncertainty: std of P(class 1) across posterior draws", "std of P(class 1)"),
+    "predictive": ("Uncertainty: std of the posterior predictive draws", "std of the predicted class label"),
+}
+
+
 def plot_decision_surface(
     grid_x: ArrayLike,
     grid_y: ArrayLike,
@@ -243,27 +250,40 @@ def plot_decision_surface(
     X: ArrayLike | None = None,
     y: ArrayLike | None = None,
     axes: Sequence[Axes] | None = None,
+    *,
+    std_of: str = "p",
 ) -> Figure:
-    """Plot the predictive mean probability and its standard deviation on a grid.
+    """Plot the predictive mean probability of class 1 and an uncertainty on a grid.
 
-    Two panels: the posterior predictive mean of the class-1 probability, and
-    its standard deviation across draws (the model's uncertainty), each with
-    a colour bar and, if ``X`` and ``y`` are given, the training points by
-    class.
+    Two panels, each with a labelled colour bar: the posterior predictive
+    mean of P(class 1), and a standard deviation across posterior draws, of
+    one of two quantities (``std_of``):
+
+    - ``"p"``: the std of the network's output probability P(class 1)
+      across posterior draws (the model's uncertainty about the probability);
+    - ``"predictive"``: the std of the posterior predictive draws of the
+      class label (0 or 1), as the PyMC tutorial plots; it also holds the
+      noise of the Bernoulli draw (about ``sqrt(m (1 - m))`` for a mean m).
+
+    If ``X`` and ``y`` are given, the training points are drawn by class.
 
     Parameters
     ----------
     grid_x, grid_y : array_like
         Meshgrid coordinates of equal 2-D shape, as from :func:`grid_2d`.
     mean, std : array_like
-        Predictive mean and standard deviation at the grid points, either of
-        the grid's shape or flat in the order of ``grid_x.ravel()``.
+        Predictive mean of P(class 1) and the standard deviation named by
+        ``std_of``, at the grid points, either of the grid's shape or flat in
+        the order of ``grid_x.ravel()``.
     X : array_like, optional
         ``(N, 2)`` training inputs to overlay.
     y : array_like, optional
         ``(N,)`` their class labels; required with ``X``.
     axes : sequence of two matplotlib.axes.Axes, optional
         Axes to draw on; a new figure with two panels by default.
+    std_of : {"p", "predictive"}
+        What ``std`` is the standard deviation of (sets the panel's title and
+        colour-bar label).
 
     Returns
     -------
@@ -273,10 +293,15 @@ def plot_decision_surface(
     --------
     >>> import numpy as np
     >>> grid = grid_2d(np.array([[-1.0, -1.0], [1.0, 1.0]]), resolution=20)
-    >>> probability = 1 / (1 + np.exp(-grid.points.sum(axis=1)))
-    >>> figure = plot_decision_surface(grid.grid_x, grid.grid_y, probability,
-    ...                                probability * (1 - probability))
+    >>> rng = np.random.default_rng(0)
+    >>> p_draws = 1 / (1 + np.exp(-grid.points.sum(axis=1) * rng.uniform(0.5, 2, (50, 1))))
+    >>> figure = plot_decision_surface(grid.grid_x, grid.grid_y, p_draws.mean(0), p_draws.std(0), std_of="p")
+    >>> label_draws = rng.uniform(size=p_draws.shape) < p_draws
+    >>> figure = plot_decision_surface(grid.grid_x, grid.grid_y, label_draws.mean(0), label_draws.std(0),
+    ...                                std_of="predictive")
     """
+    if std_of not in STD_KINDS:
+        raise ValueError(f"std_of: expected one of {sorted(STD_KINDS)}, got {std_of!r}.")
     grid_x = np.asarray(grid_x, dtype=float)
     grid_y = np.asarray(grid_y, dtype=float)
     if grid_x.ndim != 2 or grid_x.shape != grid_y.shape:
@@ -289,10 +314,10 @@ def plot_decision_surface(
     if (X is None) != (y is None):
         raise ValueError("X and y: pass both to overlay the training points, or neither.")
     figure, (mean_ax, std_ax) = _figure_and_two_axes(axes)
-    _contour_panel(figure, mean_ax, grid_x, grid_y, mean, "coolwarm",
-                   np.linspace(0.0, 1.0, 21), "Posterior predictive mean probability")
-    _contour_panel(figure, std_ax, grid_x, grid_y, std, "viridis", 20,
-                   "Uncertainty (posterior predictive std)")
+    _contour_panel(figure, mean_ax, grid_x, grid_y, mean, "coolwarm", np.linspace(0.0, 1.0, 21),
+                   "Posterior predictive mean of P(class 1)", "P(class 1)")
+    title, colorbar_label = STD_KINDS[std_of]
+    _contour_panel(figure, std_ax, grid_x, grid_y, std, "viridis", 20, title, colorbar_label)
     if X is not None:
         points = _as_points_2d(X)
         for ax in (mean_ax, std_ax):
@@ -313,9 +338,10 @@ def _figure_and_two_axes(axes: Sequence[Axes] | None) -> tuple[Figure, tuple[Axe
 
 
 def _contour_panel(figure: Figure, ax: Axes, grid_x: np.ndarray, grid_y: np.ndarray,
-                   values: np.ndarray, colormap: str, levels: Any, title: str) -> None:
+                   values: np.ndarray, colormap: str, levels: Any, title: str, colorbar_label: str) -> None:
     contour = ax.contourf(grid_x, grid_y, values, levels=levels, cmap=colormap)
-    figure.colorbar(contour, ax=ax)
+    colorbar = figure.colorbar(contour, ax=ax)
+    colorbar.set_label(colorbar_label)
     ax.set_title(title)
     ax.set_xlabel("X1")
     ax.set_ylabel("X2")

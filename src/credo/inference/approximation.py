@@ -345,6 +345,8 @@ def _non_finite(approx: Approximation, data) -> NonFiniteLossError:
     broken = [info.name for info in compiled.free
               if not np.isfinite(gradients[:, info.offset: info.offset + info.size]).all()]
     what = f"gradients of {broken} are not finite" if broken else f"the loss is {float(loss)}"
+    why = compiled.describe_nonfinite(draws, step_data)
+    what += f" ({why})" if why else ""
     message = (
         f"the loss turned non-finite at iteration {approx.num_steps}: {what}. The approximation from the last finite "
         "step is kept on this error as `.approximation`. Try a smaller learning rate, better initial values, "

@@ -52,8 +52,9 @@ def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float,
     """L-BFGS from ``position``; a clear error if the log density is not finite there or at the end."""
     start_value = float(compiled.programs.get(LogDensity(data_signature(data)), compiled)(position, data))
     if not np.isfinite(start_value):
-        raise FitError(f"{what}: the log density is {start_value} at the starting point; give start values "
-                       "inside the support, or check the priors and data.")
+        why = compiled.describe_nonfinite(position, data)
+        raise FitError(f"{what}: the log density is {start_value} at the starting point{': ' + why if why else ''}; "
+                       "give start values inside the support, or check the priors and data.")
     program = compiled.programs.get(LBFGS(int(maxiter), data_signature(data)), compiled)
     result = optimize_lbfgs(compiled.logdensity_fn, position, data, maxiter=int(maxiter), tolerance=tolerance,
                             program=program)

@@ -35,8 +35,10 @@ def _initial_positions(compiled, start: jax.Array, data, chains: int, key: jax.A
     finite = compiled.programs.get(FiniteCheck(data_signature(data)), compiled)
     if not bool(finite(start[None], data)[0]):
         value = float(compiled.programs.get(LogDensity(data_signature(data)), compiled)(start, data))
+        why = compiled.describe_nonfinite(start, data)
         raise FitError(f"sample: the log density (or its gradient) is not finite at the initial point (log density "
-                       f"{value}); give initvals inside the support, or check the priors and data.")
+                       f"{value}{': ' + why if why else ''}); give initvals inside the support, or check the priors "
+                       "and data.")
     positions = jnp.broadcast_to(start, (chains,) + start.shape)
     if not jitter:
         return positions

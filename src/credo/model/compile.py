@@ -7,6 +7,8 @@ minibatches or sharded across devices by the caller.
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from typing import Any, Mapping, NamedTuple
 
 import jax
@@ -16,15 +18,17 @@ import numpyro.distributions as ndist
 from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 
 from .._config import jit as _jit_for_size, settings
-from ..errors import InitvalError, ModelError, ObservedError
+from ..errors import CredoWarning, InitvalError, ModelError, ObservedError
 from .arrays import float_dtype, to_device
 from .programs import ProgramCache, data_signature
+from .support import check_constraint
+from .terms import TermCheck, describe_nonfinite, nonfinite_terms
 from .variables import RandomVariable, evaluate
 
 __all__ = [
-    "CompiledModel", "compile_model", "initial_point", "joint_logp", "likelihood_scale", "point_to_position",
-    "build_distribution", "default_transform", "describe_transform", "check_data", "check_data_arguments",
-    "FreeVariableInfo",
+    "CompiledModel", "compile_model", "initial_point", "joint_logp", "point_logps", "likelihood_scale",
+    "point_to_position", "build_distribution", "default_transform", "describe_transform", "check_data",
+    "check_data_arguments", "FreeVariableInfo", "TermCheck",
 ]
 
 
@@ -254,6 +258,42 @@ class CompiledModel:
             total = total + jnp.sum(evaluate(potential, values, cache))
         return total
 
+    # The building blocks of the log density, for its term-by-term diagnosis (credo.model.terms).
+    distribution_of = staticmethod(build_distribution)
+    transform_of = staticmethod(default_transform)
+    likelihood_scale = staticmethod(likelihood_scale)
+
+    def nonfinite_terms(self, position: jax.Array, data: Mapping[str, jax.Array]) -> list[TermCheck]:
+        """The terms of the log density (each free variable's prior, each likelihood, each potential)
+        that are not finite at ``position`` (or at the first of a batch of positions where one is not),
+        each with the reason in words (see :class:`~credo.model.terms.TermCheck`).
+
+        Examples
+        --------
+        >>> import credo as cr, jax.numpy as jnp
+        >>> with cr.Model() as model:
+        ...     u = cr.HalfNormal("u", 1)
+        ...     y = cr.Uniform("y", 0, u, observed=[0.5, 3.0])
+        >>> [term.reason for term in model.compile().nonfinite_terms(jnp.zeros(1), model.data_values)]
+        ["observed 'y' has values above its upper bound (3 > 1 at index (1,))"]
+        """
+        return nonfinite_terms(self, position, data)
+
+    def describe_nonfinite(self, position: jax.Array, data: Mapping[str, jax.Array]) -> str:
+        """The reasons of :meth:`nonfinite_terms` joined in one sentence, ``""`` when every term is finite:
+        what an error about a non-finite log density adds to its message.
+
+        Examples
+        --------
+        >>> import credo as cr, jax.numpy as jnp
+        >>> with cr.Model() as model:
+        ...     s = cr.Normal("s", 0, 1)
+        ...     x = cr.Normal("x", 0, s)
+        >>> model.compile().describe_nonfinite(jnp.array([-1.0, 0.0]), model.data_values)
+        "the prior of 'x' is nan: its parameter sigma must be positive (> 0); found -1.0"
+        """
+        return describe_nonfinite(self, position, data)
+
     def constrain_fn(self, position: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
         """Constrained values of the free variables and the deterministics."""
         values, cache = self._base_values(data), {}
@@ -376,7 +416,8 @@ class CompiledModel:
         return self.initial_point(fixed)[1]
 
 
-class _InitialPoint(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _InitialPoint:
     """Spec of ``run(fixed, data) -> (point, position)`` (see :meth:`CompiledModel.initial_point`)."""
 
     signature: tuple
@@ -424,48 +465,69 @@ def initial_point(model) -> dict[str, np.ndarray]:
     return {name: np.asarray(value) for name, value in point.items()}
 
 
-def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.Array:
-    """The joint log density at constrained values (see :meth:`Model.logp`)."""
-    values = dict(model.data_values)
-    for rv in model.observed_variables:
-        values[rv.name] = model.data_values[rv.observed.name]
+def _term_logps(model, point: Mapping[str, Any], jacobian: bool, what: str) -> dict[str, jax.Array]:
+    """Each term's log density at constrained values, after the data checks of a fit."""
     known = {rv.name for rv in model.free_variables + model.observed_variables}
     unknown = sorted(set(point) - known)
     if unknown:
-        raise ModelError(f"logp: {unknown} are not random variables of the model; it has {sorted(known)}.")
+        raise ModelError(f"{what}: {unknown} are not random variables of the model; it has {sorted(known)}.")
+    values = dict(model.data_values)
+    checked = dict(model.data_values)  # the data as the likelihoods see them, for the checks of a fit
+    for rv in model.observed_variables:
+        values[rv.name] = model.data_values[rv.observed.name]
+        if rv.name in point:
+            values[rv.name] = checked[rv.observed.name] = _point_value(rv, point[rv.name], what, observed=True)
+    _check_fit(model, checked)
     cache: dict = {}
-    total = jnp.zeros(())
+    terms = {}
     for rv in model.free_variables:
         if rv.name not in point:
-            raise ModelError(f"logp: give a value for the free variable {rv.name!r}.")
+            raise ModelError(f"{what}: give a value for the free variable {rv.name!r}.")
         d = build_distribution(rv, values, cache)
-        value = _point_value(rv, point[rv.name])
+        value = _point_value(rv, point[rv.name], what)
         values[rv.name] = value
-        total = total + jnp.sum(d.log_prob(value))
+        terms[rv.name] = jnp.sum(d.log_prob(value))
         if jacobian and not rv.distribution.discrete:  # discrete variables have no transform
             transform = default_transform(d)
             unconstrained = transform.inv(value)
-            total = total + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
+            terms[rv.name] = terms[rv.name] + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
     for rv in model.observed_variables:
-        if rv.name in point:
-            values[rv.name] = _point_value(rv, point[rv.name], observed=True)
         d = build_distribution(rv, values, cache)
         observed = values[rv.name]
-        total = total + likelihood_scale(rv.total_size, tuple(observed.shape)) * jnp.sum(d.log_prob(observed))
+        terms[rv.name] = likelihood_scale(rv.total_size, tuple(observed.shape)) * jnp.sum(d.log_prob(observed))
     for potential in model.potentials:
-        total = total + jnp.sum(evaluate(potential, values, cache))
+        terms[potential.name] = jnp.sum(evaluate(potential, values, cache))
+    return terms
+
+
+def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.Array:
+    """The joint log density at constrained values (see :meth:`Model.logp`)."""
+    total = jnp.zeros(())
+    for term in _term_logps(model, point, jacobian, "logp").values():
+        total = total + term
     return total
 
 
-def _point_value(rv: RandomVariable, value, observed: bool = False) -> jax.Array:
-    array = jnp.asarray(value)
+def point_logps(model, point: Mapping[str, Any]) -> dict[str, float]:
+    """Each term's log density at constrained values (see :meth:`Model.point_logps`)."""
+    return {name: float(value) for name, value in _term_logps(model, point, False, "point_logps").items()}
+
+
+def _point_value(rv: RandomVariable, value, what: str, observed: bool = False) -> jax.Array:
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged nested lists
+        array = np.asarray(None)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ModelError(f"{what}: the value of {rv.name!r} must be numeric; got {type(value).__name__}.")
+    array = jnp.asarray(array)
     if not observed:
         try:
             array = jnp.broadcast_to(array, rv.shape)
         except ValueError:
-            raise ModelError(f"logp: {rv.name!r} has shape {rv.shape}; got a value of shape {array.shape}.") from None
+            raise ModelError(f"{what}: {rv.name!r} has shape {rv.shape}; got a value of shape {array.shape}.") from None
     elif not np.isfinite(np.asarray(array, dtype=float)).all():
-        raise ObservedError(f"logp: the values given for {rv.name!r} contain NaN or inf.")
+        raise ObservedError(f"{what}: the values given for {rv.name!r} contain NaN or inf.")
     return array
 
 
@@ -497,7 +559,8 @@ def _check_fit(model, data_values) -> None:
 
     def probe(position, data):
         values, cache = compiled._base_values(data), {}
-        compiled._constrain_into(position, values, cache)
+        for rv in compiled._free_rvs:  # shapes are all that matter here
+            values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
         for rv in compiled._observed_rvs:
             d = build_distribution(rv, values, cache)
             found[rv] = (tuple(d.batch_shape), tuple(d.event_shape), tuple(values[rv.name].shape))
@@ -505,11 +568,28 @@ def _check_fit(model, data_values) -> None:
 
     jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), float_dtype()), dict(data_values))
     for rv, (batch, event, observed_shape) in found.items():
+        if 0 in observed_shape:
+            warn_no_rows(rv.name, observed_shape)
+        support = rv.distribution.known_support(rv.params)
+        if support is not None:
+            check_constraint(support, np.asarray(data_values[rv.observed.name]),
+                             f"observed values of {rv.distribution.name} {rv.name!r}", ObservedError,
+                             support.event_dim)
         if not _data_fit(batch, event, observed_shape, rv.param_batch_shape or ()):
             raise ObservedError(
                 f"observed variable {rv.name!r}: its data have shape {observed_shape} but its likelihood has shape "
                 f"{batch + event} under the current data; set_data the matching observed values too."
             )
+
+
+def warn_no_rows(name: str, shape: tuple, stacklevel: int = 4) -> None:
+    """Warn that observed ``name`` has no values: its likelihood adds nothing, and a fit fits the prior.
+
+    A warning, not an error: the posterior of no data is the prior, which is correct (sequential
+    updates may start from an empty data set), but far more often it is an empty selection by mistake.
+    """
+    warnings.warn(f"observed {name!r} has no values (shape {shape}): its likelihood adds nothing, so a fit gives "
+                  "the prior. Check the data (an empty selection?).", CredoWarning, stacklevel=stacklevel)
 
 
 def _data_fit(batch: tuple, event: tuple, observed_shape: tuple, defined_batch: tuple) -> bool:

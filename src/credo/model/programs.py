@@ -8,9 +8,10 @@ the data). Equal specs share one program; the least recently used programs
 are dropped when more than ``config().program_cache_size`` are held, and
 their compiled executables with them.
 
-A spec type says which program it stands for: it is a frozen dataclass (or
-NamedTuple) with a ``build(compiled)`` method that returns the program, so
-``compiled.programs.get(spec)`` is typed by the spec.
+A spec type says which program it stands for: it is a frozen dataclass with
+a ``build(compiled)`` method that returns the program, so
+``compiled.programs.get(spec)`` is typed by the spec. (Not a NamedTuple: two
+NamedTuple types with equal fields compare equal, and would share a program.)
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class ProgramCache:
 
     Examples
     --------
-    >>> from typing import NamedTuple
-    >>> class Double(NamedTuple):
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Double:
     ...     def build(self, compiled):
     ...         return lambda x: 2 * x
     >>> cache = ProgramCache(maxsize=2)

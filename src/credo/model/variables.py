@@ -51,6 +51,8 @@ class Node:
     name: str | None = None
     shape: tuple[int, ...] = ()
     dtype: Any = jnp.float32
+    #: The name of the model a named node was registered in (for messages about mixing models).
+    model_name: str | None = None
 
     @property
     def uid(self) -> int:
@@ -226,7 +228,12 @@ def _shape_error(fn: Callable, described: str, error: Exception) -> Exception:
 
 
 class DataNode(Node):
-    """A named, mutable input (``cr.Data``); its value lives in the model."""
+    """A named input (``cr.Data``); its value lives in the model.
+
+    ``mutable`` is False for ``cr.ConstantData``, whose values ``set_data`` refuses to change.
+    """
+
+    mutable: bool = True
 
     def __init__(self, name: str, value: jax.Array):
         self.name = name
@@ -256,9 +263,14 @@ class RandomVariable(Node):
         The size of the full data set, for minibatch scaling.
     initval : array or None
         The user's initial value, in constrained space.
+    written_params : dict or None
+        The parameters as written, where they differ from ``params``.
     """
 
     param_batch_shape: tuple | None = None
+    #: The parameters as the user wrote them, where credo evaluates an equivalent form
+    #: (``Bernoulli(p=sigmoid(z))`` as ``logit_p=z``); None when ``params`` are as written.
+    written_params: dict | None = None
 
     def __init__(self, name, distribution, params, shape, dtype, batch_shape, observed, total_size, initval):
         self.name = name

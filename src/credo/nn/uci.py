@@ -128,6 +128,10 @@ def run_uci(
         chosen = list(range(count))
     else:
         chosen = [int(s) for s in splits]
+        n_splits = load_uci(name, split=0, data_dir=data_dir).n_splits
+        outside = [s for s in chosen if not 0 <= s < n_splits]
+        if outside:  # before fitting any split
+            raise ValueError(f"splits {outside} are out of range: {name!r} has {n_splits} splits, 0..{n_splits - 1}.")
     if n_iter is not None:
         params["n_iter"] = int(n_iter)
     rows = []
@@ -187,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = run_uci(name, args.data_dir, splits=args.splits, n_iter=args.n_iter, seed=args.seed,
                               report=report, **params)
             print(format_results(results), flush=True)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         print(f"credo uci: {error}", file=sys.stderr)
         return 2
     return 0
