@@ -127,3 +127,38 @@ def test_no_cache_is_keyed_by_object_ids():
             if re.search(r"(?<![\w.])id\(", line):
                 offenders.append(f"{path.relative_to(SOURCE)}:{number}: {line.strip()}")
     assert not offenders
+
+
+#: namedtuple's public API (its names start with an underscore) and a class used only in its own module.
+ALLOWED_PRIVATE = {"_asdict", "_fields", "_replace", "_make", "_call", "_validate_data"}
+
+
+def test_no_module_reaches_into_another_objects_privates():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+                continue
+            if node.attr[1:2].isupper():  # a library's private class (numpyro's constraint types)
+                continue
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner in ("self", "cls") or node.attr in ALLOWED_PRIVATE:
+                continue
+            offenders.append(f"{path.relative_to(SOURCE)}:{node.lineno}: .{node.attr}")
+    assert not offenders, offenders
+
+
+def test_program_specs_are_frozen_dataclasses():
+    """Specs are cache keys: a NamedTuple spec would compare equal to another type's with equal fields."""
+    import dataclasses
+    import inspect
+
+    from credo.inference import programs
+    from credo.model import compile as model_compile
+
+    specs = [cls for module in (programs, model_compile) for _, cls in inspect.getmembers(module, inspect.isclass)
+             if callable(getattr(cls, "build", None)) and cls.__module__ == module.__name__]
+    assert len(specs) >= 10
+    for cls in specs:
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls

@@ -209,7 +209,7 @@ class Optimizer:
         self._hash = hash(self.key)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Optimizer) and self._hash == other._hash and self.key == other.key
+        return isinstance(other, Optimizer) and self._hash == hash(other) and self.key == other.key
 
     def __hash__(self) -> int:
         return self._hash

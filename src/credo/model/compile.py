@@ -138,17 +138,21 @@ class CompiledModel:
     dim : int
         Length of the flat unconstrained vector.
     deterministic_names, observed_names : list of str
+    free_rvs, observed_rvs : list of RandomVariable
+        The model's free and observed variables, in model order.
+    deterministic_nodes, potential_nodes : list
+        Its ``cr.Deterministic`` and ``cr.Potential`` nodes.
     """
 
     def __init__(self, model):
         self.model = model
-        self._free_rvs = list(model.free_variables)
-        self._observed_rvs = list(model.observed_variables)
-        self._deterministics = list(model.deterministics)
-        self._potentials = list(model.potentials)
-        self.deterministic_names = [d.name for d in self._deterministics]
-        self.observed_names = [rv.name for rv in self._observed_rvs]
-        self.discrete_free = [rv.name for rv in self._free_rvs if rv.distribution.discrete]
+        self.free_rvs = list(model.free_variables)
+        self.observed_rvs = list(model.observed_variables)
+        self.deterministic_nodes = list(model.deterministics)
+        self.potential_nodes = list(model.potentials)
+        self.deterministic_names = [d.name for d in self.deterministic_nodes]
+        self.observed_names = [rv.name for rv in self.observed_rvs]
+        self.discrete_free = [rv.name for rv in self.free_rvs if rv.distribution.discrete]
         self.free = self._layout(model)
         self.dim = sum(info.size for info in self.free)
         #: Compiled programs of the inference layer, keyed by hashable specs (bounded: see ProgramCache).
@@ -158,7 +162,7 @@ class CompiledModel:
     def _layout(self, model) -> list[FreeVariableInfo]:
         infos, offset = [], 0
         shapes = self._unconstrained_shapes(model.data_values)
-        for rv in self._free_rvs:
+        for rv in self.free_rvs:
             shape, transformed, transform = shapes[rv.name]
             size = int(np.prod(shape, dtype=int))
             infos.append(FreeVariableInfo(rv.name, rv.shape, shape, offset, size, transformed, transform))
@@ -169,8 +173,8 @@ class CompiledModel:
         found = {}
 
         def probe(data):
-            values, cache = self._base_values(data), {}
-            for rv in self._free_rvs:
+            values, cache = self.base_values(data), {}
+            for rv in self.free_rvs:
                 d = build_distribution(rv, values, cache)
                 if rv.distribution.discrete:
                     found[rv.name] = (tuple(rv.shape), False, "discrete")
@@ -216,9 +220,10 @@ class CompiledModel:
         return jnp.concatenate([jnp.reshape(jnp.asarray(params[info.name]), (-1,)) for info in self.free])
 
     # the pure functions -----------------------------------------------------------
-    def _base_values(self, data) -> dict:
+    def base_values(self, data) -> dict:
+        """The values every evaluation starts from: the data, and each observed variable's data under its name."""
         values = dict(data)
-        for rv in self._observed_rvs:
+        for rv in self.observed_rvs:
             values[rv.name] = data[rv.observed.name]
         return values
 
@@ -226,7 +231,7 @@ class CompiledModel:
         """Fill ``values`` with the constrained free variables; return the log-Jacobian terms."""
         params = self.unflatten(position)
         terms = []
-        for rv in self._free_rvs:
+        for rv in self.free_rvs:
             d = build_distribution(rv, values, cache)
             transform = default_transform(d)
             unconstrained = params[rv.name]
@@ -245,16 +250,16 @@ class CompiledModel:
                 f"the free variables {self.discrete_free} are discrete; credo's inference needs continuous "
                 "free variables (observe them, or marginalise them out)."
             )
-        values, cache = self._base_values(data), {}
+        values, cache = self.base_values(data), {}
         total = jnp.zeros((), position.dtype)
         for d, value, transform, unconstrained in self._constrain_into(position, values, cache):
             total = total + jnp.sum(d.log_prob(value)) + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
-        for rv in self._observed_rvs:
+        for rv in self.observed_rvs:
             d = build_distribution(rv, values, cache)
             observed = values[rv.name]
             scale = likelihood_scale(rv.total_size, tuple(observed.shape))
             total = total + scale * jnp.sum(d.log_prob(observed))
-        for potential in self._potentials:
+        for potential in self.potential_nodes:
             total = total + jnp.sum(evaluate(potential, values, cache))
         return total
 
@@ -296,10 +301,10 @@ class CompiledModel:
 
     def constrain_fn(self, position: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
         """Constrained values of the free variables and the deterministics."""
-        values, cache = self._base_values(data), {}
+        values, cache = self.base_values(data), {}
         self._constrain_into(position, values, cache)
-        out = {rv.name: values[rv.name] for rv in self._free_rvs}
-        for det in self._deterministics:
+        out = {rv.name: values[rv.name] for rv in self.free_rvs}
+        for det in self.deterministic_nodes:
             out[det.name] = evaluate(det, values, cache)
         return out
 
@@ -311,10 +316,10 @@ class CompiledModel:
         Returns the observed draws and the deterministics (recomputed from the
         current data).
         """
-        values, cache = self._base_values(data), {}
+        values, cache = self.base_values(data), {}
         values.update(free_values)
         out = {}
-        for index, rv in enumerate(self._observed_rvs):
+        for index, rv in enumerate(self.observed_rvs):
             d = build_distribution(rv, values, cache)
             batch = _sample_batch(d, tuple(values[rv.name].shape), rv.param_batch_shape)
             if batch != tuple(d.batch_shape):
@@ -322,28 +327,28 @@ class CompiledModel:
             draw = d.sample(jax.random.fold_in(key, index))
             values[rv.name] = draw
             out[rv.name] = draw
-        for det in self._deterministics:
+        for det in self.deterministic_nodes:
             out[det.name] = evaluate(det, values, cache)
         return out
 
     def prior_sample_fn(self, key: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
         """Ancestral draw of every free variable, deterministic and observed variable."""
-        values, cache = self._base_values(data), {}
+        values, cache = self.base_values(data), {}
         out = {}
-        for index, rv in enumerate(self._free_rvs):
+        for index, rv in enumerate(self.free_rvs):
             d = build_distribution(rv, values, cache)
             if _is_improper(d):
                 raise ModelError(f"{rv.distribution.name} {rv.name!r} is improper: it has no prior to draw from.")
             values[rv.name] = out[rv.name] = d.sample(jax.random.fold_in(key, index))
-        observed = self.forward_sample_fn(jax.random.fold_in(key, len(self._free_rvs)), out, data)
+        observed = self.forward_sample_fn(jax.random.fold_in(key, len(self.free_rvs)), out, data)
         out.update(observed)
         return out
 
     def unconstrain_fn(self, free_values: Mapping[str, jax.Array], data: Mapping[str, jax.Array]) -> jax.Array:
         """The flat unconstrained vector of constrained free values (the inverse of ``constrain_fn``)."""
-        values, cache = self._base_values(data), {}
+        values, cache = self.base_values(data), {}
         params = {}
-        for rv in self._free_rvs:
+        for rv in self.free_rvs:
             d = build_distribution(rv, values, cache)
             value = jnp.asarray(free_values[rv.name])
             values[rv.name] = value
@@ -353,9 +358,9 @@ class CompiledModel:
     def initial_values(self, fixed: Mapping[str, Any], data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
         """Constrained values of every free variable: ``fixed`` ones as given, the others their default
         (the prior mean where it is finite and inside the support, else the transform of zero)."""
-        values, cache = self._base_values(data), {}
+        values, cache = self.base_values(data), {}
         out = {}
-        for rv in self._free_rvs:
+        for rv in self.free_rvs:
             d = build_distribution(rv, values, cache)
             value = fixed[rv.name] if rv.name in fixed else _default_value(rv, d)
             values[rv.name] = out[rv.name] = jnp.asarray(value)
@@ -369,7 +374,7 @@ class CompiledModel:
         One compiled call per model (and set of fixed names).
         """
         fixed = dict(fixed or {})
-        for rv in self._free_rvs:
+        for rv in self.free_rvs:
             if rv.name not in fixed and rv.initval is not None:
                 fixed[rv.name] = rv.initval
         data = dict(self.model.data_values)
@@ -395,10 +400,10 @@ class CompiledModel:
         if unknown:
             raise ModelError(f"start values for {unknown}: they are not free variables of the model; it has "
                              f"{sorted(names)}.")
-        values, cache = self._base_values(self.model.data_values), {}
+        values, cache = self.base_values(self.model.data_values), {}
         defaults, _ = self.initial_point()
         fixed = {}
-        for rv in self._free_rvs:
+        for rv in self.free_rvs:
             d = build_distribution(rv, values, cache)
             if rv.name in point:
                 value = to_device(point[rv.name], float_dtype())
@@ -558,10 +563,10 @@ def _check_fit(model, data_values) -> None:
     found = {}
 
     def probe(position, data):
-        values, cache = compiled._base_values(data), {}
-        for rv in compiled._free_rvs:  # shapes are all that matter here
+        values, cache = compiled.base_values(data), {}
+        for rv in compiled.free_rvs:  # shapes are all that matter here
             values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
-        for rv in compiled._observed_rvs:
+        for rv in compiled.observed_rvs:
             d = build_distribution(rv, values, cache)
             found[rv] = (tuple(d.batch_shape), tuple(d.event_shape), tuple(values[rv.name].shape))
         return jnp.zeros(())

@@ -76,14 +76,14 @@ def add_coord(model, name: str, values: Any = None, length: Any = None) -> None:
     if name in model.coords:
         if model.coords[name] == labels:
             if values is not None:
-                model._labelled_dims.add(name)
+                model.labelled_dims.add(name)
             return
-        if name in model._labelled_dims or values is None or len(labels) != len(model.coords[name]):
+        if name in model.labelled_dims or values is None or len(labels) != len(model.coords[name]):
             raise CoordsError(f"coordinate {name!r} is already defined with {len(model.coords[name])} labels "
                               f"{_preview(model.coords[name])}; got {len(labels)} labels {_preview(labels)}.")
     model.coords[name] = labels
     if values is not None:
-        model._labelled_dims.add(name)
+        model.labelled_dims.add(name)
 
 
 def _preview(labels: tuple) -> str:
@@ -148,7 +148,7 @@ def resized_coords(model, updates: Mapping[str, Any], coords: Mapping[str, Any] 
                                   f"length {length}.")
             new[dim] = given[dim]
         elif length != len(model.coords[dim]):
-            if dim in model._labelled_dims:
+            if dim in model.labelled_dims:
                 raise CoordsError(f"{what}: {name!r} changes the length of dimension {dim!r} from "
                                   f"{len(model.coords[dim])} to {length}, and {dim!r} has labels: give new ones, "
                                   f"set_data({{...}}, coords={{{dim!r}: [...]}}).")

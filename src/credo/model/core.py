@@ -88,7 +88,7 @@ class Model:
         self.coords: dict[str, tuple] = {}
         #: The dimension names of each variable, as PyMC's ``model.named_vars_to_dims``: name -> tuple.
         self.named_vars_to_dims: dict[str, tuple] = {}
-        self._labelled_dims: set[str] = set()  # dimensions whose labels the user gave
+        self.labelled_dims: set[str] = set()  # dimensions whose labels the user gave
         self._version = 0
         self._compiled = None
         self.add_coords(coords or {})
@@ -281,7 +281,7 @@ class Model:
         new_coords = _coords.resized_coords(self, updates, coords, "set_data")
         self.data_values.update(updates)
         self.coords.update(new_coords)
-        self._labelled_dims.update(coords or {})
+        self.labelled_dims.update(coords or {})
 
     def validated_data(self, new_data: Mapping[str, ArrayLike], what: str = "set_data") -> dict:
         """New values of Data variables, checked as :meth:`set_data` checks them and converted as the

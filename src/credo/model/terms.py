@@ -48,10 +48,10 @@ class TermCheck(NamedTuple):
 
 def _term_values(compiled, position: jax.Array, data: Mapping) -> dict:
     """Every term's log density, parameters and value at one position (a pure function: jit it)."""
-    values, cache = compiled._base_values(data), {}
+    values, cache = compiled.base_values(data), {}
     unconstrained = compiled.unflatten(position)
     out = {}
-    for rv in compiled._free_rvs:
+    for rv in compiled.free_rvs:
         d = compiled.distribution_of(rv, values, cache)
         transform = compiled.transform_of(d)
         value = transform(unconstrained[rv.name])
@@ -59,13 +59,13 @@ def _term_values(compiled, position: jax.Array, data: Mapping) -> dict:
         logp = jnp.sum(d.log_prob(value)) + jnp.sum(transform.log_abs_det_jacobian(unconstrained[rv.name], value))
         out[rv.name] = {"logp": logp, "value": value,
                         "params": {k: evaluate(v, values, cache) for k, v in rv.params.items()}}
-    for rv in compiled._observed_rvs:
+    for rv in compiled.observed_rvs:
         d = compiled.distribution_of(rv, values, cache)
         observed = values[rv.name]
         scale = compiled.likelihood_scale(rv.total_size, tuple(observed.shape))
         out[rv.name] = {"logp": scale * jnp.sum(d.log_prob(observed)), "value": observed,
                         "params": {k: evaluate(v, values, cache) for k, v in rv.params.items()}}
-    for potential in compiled._potentials:
+    for potential in compiled.potential_nodes:
         out[potential.name] = {"logp": jnp.sum(evaluate(potential, values, cache))}
     return out
 
@@ -131,9 +131,9 @@ def nonfinite_terms(compiled, position: jax.Array, data: Mapping) -> list[TermCh
     if not bad_rows:
         return []
     row = bad_rows[0]
-    variables = {rv.name: rv for rv in compiled._free_rvs + compiled._observed_rvs}
+    variables = {rv.name: rv for rv in compiled.free_rvs + compiled.observed_rvs}
     found = []
-    for name in list(variables) + [potential.name for potential in compiled._potentials]:  # model order
+    for name in list(variables) + [potential.name for potential in compiled.potential_nodes]:  # model order
         entry = jax.tree_util.tree_map(lambda array: array[row], entries[name])
         logp = float(entry["logp"])
         if np.isfinite(logp):
