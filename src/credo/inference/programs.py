@@ -53,13 +53,19 @@ class ADVIInit:
 
 @dataclasses.dataclass(frozen=True)
 class ADVIChunk:
-    """``run(state, alive, key, data, num_active) -> (state, alive, losses)``: ``chunk_size`` ADVI steps.
+    """``run(state, alive, key, data, num_active) -> (state, alive, losses)``: up to ``chunk_size`` ADVI steps.
 
-    Steps past ``num_active`` (a shorter last chunk) and steps after a
-    non-finite loss or gradient leave the state as it was; ``alive`` turns
-    False at the first non-finite step. With ``multi`` the program runs
-    several fits at once (``jax.vmap`` over their states, flags and keys).
-    The minibatch ``batch`` groups, if any, slice the data once per step.
+    The program runs ``num_active`` steps (a traced argument, at most
+    ``chunk_size``) as one ``lax.while_loop``, so one compiled program serves
+    calls of any length: the driver sizes its calls by measured time
+    (:func:`credo.inference.driver.run_chunks`). ``losses`` has
+    ``chunk_size`` entries of which the first ``num_active`` are the steps'.
+    Step ``s`` draws its noise from ``fold_in(key, s)``, so the result does not
+    depend on how the steps are cut into calls. A non-finite loss or gradient
+    leaves the state as it was and turns ``alive`` False; a single fit then
+    stops at once. With ``multi`` the program runs several fits at once
+    (``jax.vmap`` over their states, flags and keys). The minibatch ``batch``
+    groups, if any, slice the data once per step.
     """
 
     family: GaussianFamily
@@ -76,16 +82,24 @@ class ADVIChunk:
         chunk_size = self.chunk_size
 
         def run_chunk(state: ADVIState, alive, key, data, num_active):
-            def body(carry, index):
-                state, alive = carry
+            dtype = jnp.result_type(jax.tree_util.tree_leaves(state.params)[0])
+
+            def keep_going(carry):
+                index, _, alive, _ = carry
+                return (index < num_active) & alive
+
+            def body(carry):
+                index, state, alive, losses = carry
                 step_key = jax.random.fold_in(key, state.step)
                 step_data = batch_fn(step_key, data) if batch_fn is not None else data
                 new_state, info = algorithm.step(step_key, state, step_data)
-                ok = alive & info.finite & (index < num_active)
+                ok = alive & info.finite
                 state = jax.tree_util.tree_map(lambda new, old: jnp.where(ok, new, old), new_state, state)
-                return (state, alive & (info.finite | (index >= num_active))), info.loss
+                losses = jax.lax.dynamic_update_index_in_dim(losses, info.loss.astype(dtype), index, 0)
+                return index + 1, state, alive & info.finite, losses
 
-            (state, alive), losses = jax.lax.scan(body, (state, alive), jnp.arange(chunk_size))
+            carry = (jnp.zeros((), jnp.int32), state, alive, jnp.full(chunk_size, jnp.nan, dtype))
+            _, state, alive, losses = jax.lax.while_loop(keep_going, body, carry)
             return state, alive, losses
 
         if self.multi:
