@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +99,9 @@ def _flatten(tree: dict, prefix: str) -> dict[str, np.ndarray]:
     return {f"{prefix}.{name}": np.asarray(value) for name, value in tree.items()}
 
 
-def save_approximation(approx, path) -> None:
-    """Write ``approx`` to ``path`` as ``.npz`` (see the module doc and :meth:`Approximation.save`)."""
+def save_approximation(approx, path, checkpoint: dict | None = None) -> None:
+    """Write ``approx`` to ``path`` as ``.npz`` (see the module doc and :meth:`Approximation.save`);
+    ``checkpoint``, the settings of the fit that writes it as a checkpoint, goes into the metadata."""
     state = jax.device_get(approx.state)
     arrays = _flatten(state.params, "params")
     if state.frame is not None:
@@ -132,6 +135,7 @@ def save_approximation(approx, path) -> None:
         },
         "best_start": info.best_start,
         "stop_reason": info.stop_reason,
+        "checkpoint": checkpoint,
     }
     arrays[_METADATA] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
     write_arrays(path, arrays)
@@ -155,7 +159,8 @@ def _open(path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
         raise
     except IsADirectoryError:
         raise ApproximationFileError(f"{path}: is a folder, not a credo approximation file.") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error,
+            UnicodeDecodeError) as error:
         raise ApproximationFileError(f"{path}: not a credo approximation file ({error}).") from None
     members = {}
     for info in archive.infolist():
@@ -165,26 +170,49 @@ def _open(path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
 
 
 def _read_member(path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> np.ndarray:
+    """One ``.npy`` member, read only after its declared sizes passed: the zip entry's size against
+    ``limit`` bytes, then the array header's shape and dtype (before any data is read or allocated)."""
     name = info.filename[:-4]
     if info.file_size > limit:
         raise ApproximationFileError(f"{path}: the entry {name!r} declares {info.file_size} bytes where this model "
                                      f"needs at most {limit}; refused without reading it.")
     try:
         with archive.open(info) as handle:
-            array = np.lib.format.read_array(handle, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error).lower() or "object" in str(error).lower():
-            raise ApproximationFileError(
-                f"{path}: the entry {name!r} holds pickled Python objects; credo never unpickles (that could "
-                "run code from the file), so this file is refused. Approximations written by approx.save() "
-                "hold numeric arrays only."
-            ) from None
-        raise ApproximationFileError(f"{path}: the entry {name!r} cannot be read ({error}).") from None
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:  # a corrupted member
+            shape, fortran_order, dtype = _read_header(path, name, handle)
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if nbytes > limit:
+                raise ApproximationFileError(f"{path}: the entry {name!r} declares an array of {nbytes} bytes where "
+                                             f"this model needs at most {limit}; refused without reading it.")
+            raw = handle.read(nbytes)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError, zlib.error,
+            struct.error) as error:  # a corrupted member
         raise ApproximationFileError(f"{path}: the entry {name!r} is corrupted ({error}).") from None
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ApproximationFileError(f"{path}: the entry {name!r} has dtype {array.dtype}, not numbers; refused.")
-    return array
+    if len(raw) != nbytes:
+        raise ApproximationFileError(f"{path}: the entry {name!r} is truncated ({len(raw)} of {nbytes} bytes).")
+    return np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _read_header(path, name: str, handle) -> tuple[tuple, bool, np.dtype]:
+    """The shape, order and dtype an ``.npy`` header declares; objects (pickles) and non-numbers are refused."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+    except (ValueError, SyntaxError, TypeError, KeyError, struct.error) as error:
+        raise ApproximationFileError(f"{path}: the entry {name!r} is not a numeric array ({error}).") from None
+    if dtype.hasobject:
+        raise ApproximationFileError(
+            f"{path}: the entry {name!r} holds pickled Python objects; credo never unpickles (that could "
+            "run code from the file), so this file is refused. Approximations written by approx.save() "
+            "hold numeric arrays only."
+        )
+    if not (np.issubdtype(dtype, np.number) or dtype == bool) or dtype.itemsize == 0:
+        raise ApproximationFileError(f"{path}: the entry {name!r} has dtype {dtype}, not numbers; refused.")
+    if not all(isinstance(size, int) and size >= 0 for size in shape):
+        raise ApproximationFileError(f"{path}: the entry {name!r} declares the shape {shape}; refused.")
+    return tuple(shape), bool(fortran_order), dtype
 
 
 def _metadata(path, archive, members) -> dict:
@@ -214,8 +242,15 @@ def _metadata(path, archive, members) -> dict:
     for field in ("family", "key_impl"):
         if not isinstance(metadata.get(field), str):
             raise ApproximationFileError(f"{path}: the metadata field {field!r} is missing or not a string.")
-    if not isinstance(metadata.get("variables"), list) or not isinstance(metadata.get("optimizer"), dict):
+    if not isinstance(metadata.get("variables"), list) or not isinstance(metadata.get("optimizer"), dict) or \
+            not all(isinstance(v, dict) for v in metadata["variables"]):
         raise ApproximationFileError(f"{path}: the metadata do not describe the variables and the optimiser.")
+    for field, kinds, what in (("best_start", (int, type(None)), "an integer"),
+                               ("stop_reason", (str, type(None)), "a string"),
+                               ("checkpoint", (dict, type(None)), "a record of fit settings")):
+        value = metadata.get(field)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise ApproximationFileError(f"{path}: the metadata field {field!r} is {value!r}; it must be {what}.")
     return metadata
 
 
@@ -315,7 +350,7 @@ def read_fields(path, model, optimizer=None) -> dict[str, Any]:
     return {"family": family, "state": state, "key": key, "hist": np.asarray(hist, np.float32),
             "optimizer": optimizer, "num_mc": int(metadata["num_mc"]), "chunk_size": int(metadata["chunk_size"]),
             "start_losses": start_losses, "best_start": metadata.get("best_start"),
-            "stop_reason": metadata.get("stop_reason")}
+            "stop_reason": metadata.get("stop_reason"), "checkpoint": metadata.get("checkpoint")}
 
 
 def _template(compiled, family, optimizer: Optimizer | None, framed: bool) -> ADVIState:
