@@ -48,6 +48,14 @@ class FitError(CredoError, ValueError):
     """A fit was asked for something it cannot do (n <= 0, unknown method, ...)."""
 
 
+class ArgumentError(CredoError, ValueError):
+    """An inference function (predictive, log-likelihood, ...) was given an argument it cannot take."""
+
+
+class SamplingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``cr.sample`` during tuning, before any draw was kept (nothing to return)."""
+
+
 class NonFiniteLossError(CredoError, FloatingPointError):
     """The loss turned NaN or inf during a fit.
 

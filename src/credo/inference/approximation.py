@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Callable, Sequence
 
 import jax
@@ -15,13 +16,15 @@ from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import ADVIState, GaussianFamily
+from .checks import check_callbacks, check_model_argument
 from .driver import chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
 from .optimizers import Optimizer
 from .programs import ADVIChunk, ADVIInit, GaussianDraws
 from .results import as_key, to_inference_data
 
-__all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "MOMENT_DRAWS"]
+__all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "approximation_from_fields",
+           "MOMENT_DRAWS"]
 
 #: Draws used for the constrained-space mean and std of transformed variables (once per approximation).
 MOMENT_DRAWS = 4000
@@ -179,7 +182,15 @@ class Approximation:
         (1000, 1500)
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise FitError(f"n must be a positive number of iterations; got {n!r}.")
+            raise FitError(f"refine: n must be a positive number of iterations; got {n!r}.")
+        if not isinstance(progressbar, (bool, np.bool_)):
+            raise FitError(f"refine: progressbar must be True or False; got {progressbar!r}.")
+        return self.run(int(n), progressbar=bool(progressbar), callbacks=check_callbacks(callbacks, "refine"))
+
+    def run(self, n: int, *, progressbar: bool = True, callbacks: Sequence[Callable] = (),
+            checkpoint: Callable[["Approximation"], Callable] | None = None) -> "Approximation":
+        """``refine`` without the argument checks, for the drivers; ``checkpoint(result_fn)`` builds the
+        driver's ``checkpoint_fn`` (see :class:`credo.inference.checkpoint.Checkpointer`)."""
         settings = self.settings
         if settings.optimizer is None:
             raise FitError(
@@ -201,7 +212,8 @@ class Approximation:
                                        info=dataclasses.replace(info, stop_reason=stop_reason))
 
         run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
-                         progressbar=progressbar, callbacks=callbacks, result_fn=result)
+                         progressbar=progressbar, callbacks=callbacks, result_fn=result,
+                         checkpoint_fn=checkpoint(result) if checkpoint is not None else None)
         approx = result(run.state, run.hist, run.stop_reason)
         if not bool(run.alive):
             raise _non_finite(approx, data)
@@ -394,8 +406,15 @@ def load_approximation(path, model: Model | None = None, optimizer=None) -> Appr
     >>> bool((loaded.hist == approx.hist).all())
     True
     """
+    check_model_argument(model, "load_approximation")
+    if not isinstance(path, (str, os.PathLike)):
+        raise FitError(f"load_approximation: path must be a file path; got {type(path).__name__}.")
     model = modelcontext(model, what="load_approximation")
-    fields = read_fields(path, model, optimizer)
+    return approximation_from_fields(model, read_fields(path, model, optimizer))
+
+
+def approximation_from_fields(model: Model, fields: dict) -> Approximation:
+    """The approximation :func:`credo.inference.io.read_fields` read for ``model``."""
     return Approximation(
         model, fields["family"], fields["state"], fields["key"], fields["hist"],
         FitSettings(fields["optimizer"], fields["num_mc"], fields["chunk_size"]),

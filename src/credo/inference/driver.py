@@ -218,7 +218,10 @@ def run_chunks(
     buffer[..., : before.shape[-1]] = before
     filled = before.shape[-1]
     reason = None
-    done = since_callback = 0
+    done = 0
+    # Callbacks run at multiples of chunk_size steps counted from the fit's start, so a resumed fit
+    # calls them where an uninterrupted one does.
+    since_callback = int(np.max(_steps(state))) % chunk_size
     sizer = CallSizer(chunk_size, call_seconds)
     bar = tqdm(total=n, disable=not progressbar, leave=True, dynamic_ncols=True)
     try:

@@ -49,7 +49,7 @@ from ..errors import CredoError
 from .advi import ADVIState, Frame, family_from_label
 from .optimizers import Optimizer, as_optimizer
 
-__all__ = ["write_arrays", "save_approximation", "read_fields", "describe_variables", "ApproximationFileError"]
+__all__ = ["write_arrays", "save_approximation", "read_fields", "read_metadata", "describe_variables", "ApproximationFileError"]
 
 FORMAT = "credo.approximation"
 FORMAT_VERSION = 2
@@ -290,6 +290,13 @@ def _expected(path, arrays_needed: dict, archive, members, what: str) -> dict:
             )
         out[name] = value
     return out
+
+
+def read_metadata(path) -> dict:
+    """The checked metadata of a saved approximation (no array is read)."""
+    archive, members = _open(path)
+    with archive:
+        return _metadata(path, archive, members)
 
 
 def read_fields(path, model, optimizer=None) -> dict[str, Any]:

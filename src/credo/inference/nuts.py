@@ -16,6 +16,7 @@ it as a constant.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import FitError
+from ..errors import FitError, SamplingInterrupted
+from .driver import CallSizer, InterruptFlag, wait_interruptibly
 
 __all__ = ["NUTSParameters", "NUTSPrograms", "nuts_programs", "run_nuts", "STAT_NAMES"]
 
@@ -117,23 +119,24 @@ def _sample_chunk(
     states: Any,
     parameters: NUTSParameters,
     first_step: jax.Array,
+    num_steps: jax.Array,
     data: Any,
     *,
     logdensity_fn: LogDensityFn,
-    num_steps: int,
+    capacity: int,
     max_tree_depth: int,
 ) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
-    """``num_steps`` NUTS transitions of every chain, as one ``lax.scan``.
+    """``num_steps`` (traced, at most ``capacity``) NUTS transitions of every chain in one compiled loop.
 
     The key of step ``t`` of a chain is ``fold_in(chain_key, t)``, with ``t``
     counted from the start of sampling, so the draws do not depend on how the
-    run is cut into chunks.
+    run is cut into calls. The outputs have ``capacity`` entries per chain, of
+    which the first ``num_steps`` are the draws.
     """
     import blackjax
 
     bound_logdensity_fn = lambda position: logdensity_fn(position, data)
     kernel = blackjax.nuts.build_kernel()
-    step_indices = first_step + jnp.arange(num_steps)
 
     def sample_one_chain(
         chain_key: jax.Array,
@@ -162,7 +165,18 @@ def _sample_chunk(
             }
             return state, (state.position, stats)
 
-        return jax.lax.scan(one_step, state, step_indices)
+        outputs = jax.eval_shape(lambda s: one_step(s, first_step)[1], state)
+        buffers = jax.tree_util.tree_map(lambda leaf: jnp.zeros((capacity,) + leaf.shape, leaf.dtype), outputs)
+
+        def body(index, carry):
+            state, buffers = carry
+            state, output = one_step(state, first_step + index)
+            buffers = jax.tree_util.tree_map(
+                lambda buffer, value: jax.lax.dynamic_update_index_in_dim(buffer, value, index, 0), buffers, output)
+            return state, buffers
+
+        state, (positions, stats) = jax.lax.fori_loop(0, num_steps, body, (state, buffers))
+        return state, (positions, stats)
 
     states, (positions, stats) = jax.vmap(sample_one_chain)(
         chain_keys, states, parameters.step_size, parameters.inverse_mass_matrix
@@ -180,8 +194,9 @@ class NUTSPrograms(NamedTuple):
     initial_states : callable
         ``initial_states(initial_positions, data) -> states`` (no warm-up).
     sample_chunk : callable
-        ``sample_chunk(chain_keys, states, parameters, first_step, data,
-        num_steps=...) -> (states, positions, stats)`` (``num_steps`` static).
+        ``sample_chunk(chain_keys, states, parameters, first_step, num_steps,
+        data) -> (states, positions, stats)``: up to ``SAMPLING_CHUNK_SIZE``
+        steps (``num_steps`` traced: one program serves calls of any length).
     """
 
     warmup: Callable
@@ -206,8 +221,8 @@ def nuts_programs(
         jit(functools.partial(_warmup, logdensity_fn=logdensity_fn, num_warmup=int(num_warmup),
                               target_accept=float(target_accept), max_tree_depth=int(max_tree_depth))),
         jit(functools.partial(_initial_states, logdensity_fn=logdensity_fn)),
-        jit(functools.partial(_sample_chunk, logdensity_fn=logdensity_fn, max_tree_depth=int(max_tree_depth)),
-            static_argnames=("num_steps",)),
+        jit(functools.partial(_sample_chunk, logdensity_fn=logdensity_fn, capacity=SAMPLING_CHUNK_SIZE,
+                              max_tree_depth=int(max_tree_depth))),
     )
 
 
@@ -228,6 +243,7 @@ def run_nuts(
     max_tree_depth: int = 10,
     progress_fn: ProgressFn | None = None,
     programs: NUTSPrograms | None = None,
+    interrupt: InterruptFlag | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Draw from a flat log density with NUTS, several chains at once.
 
@@ -268,6 +284,12 @@ def run_nuts(
     programs : NUTSPrograms, optional
         The compiled pieces (:func:`nuts_programs` with the same settings), to
         reuse across calls; compiled afresh when not given.
+    interrupt : InterruptFlag, optional
+        Set by Ctrl-C (see :class:`credo.inference.driver.InterruptFlag`):
+        sampling stops after the running call (sized to about a quarter of a
+        second) and the draws so far are returned (fewer than ``num_draws``);
+        during warm-up :class:`~credo.errors.SamplingInterrupted` is raised at
+        once (the warm-up computation is abandoned).
 
     Returns
     -------
@@ -284,9 +306,10 @@ def run_nuts(
     Warm-up runs as one compiled call: BlackJAX's window adaptation scans
     its whole schedule internally and does not expose a resumable state, so
     ``progress_fn`` only sees its start and end.  Sampling is cut into
-    compiled ``lax.scan`` chunks of ``SAMPLING_CHUNK_SIZE`` steps, with
-    ``progress_fn`` called between chunks; a shorter last chunk compiles
-    once more.  The draws do not depend on the chunk size.
+    compiled calls of at most ``SAMPLING_CHUNK_SIZE`` steps, sized by
+    measured time (about a quarter of a second each, one program for every
+    length), with ``progress_fn`` called between them.  The draws do not
+    depend on how they are cut.
 
     Examples
     --------
@@ -330,6 +353,7 @@ def run_nuts(
     warmup_key, sampling_key = jax.random.split(key)
 
     # --- Warm-up: one compiled call (see Notes). ---
+    interrupt = interrupt if interrupt is not None else InterruptFlag()
     report("warmup", 0, num_warmup)
     if num_warmup > 0:
         states, parameters = programs.warmup(jax.random.split(warmup_key, num_chains), initial_positions, data)
@@ -338,30 +362,43 @@ def run_nuts(
         parameters = NUTSParameters(
             jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype)
         )
+    if not wait_interruptibly((states, parameters), interrupt):
+        raise SamplingInterrupted(
+            f"interrupted during tuning (tune={num_warmup}): tuning steps are not kept, so there are no draws to "
+            "return. Run again (with fewer tuning steps if tuning took too long)."
+        )
     # Keep the run in the dtype of the initial positions.
     parameters = NUTSParameters(
         parameters.step_size.astype(dtype), parameters.inverse_mass_matrix.astype(dtype)
     )
-    jax.block_until_ready(states)
     report("warmup", num_warmup, num_warmup)
 
-    # --- Sampling: compiled chunks, progress reported in between. ---
+    # --- Sampling: compiled calls sized by time, progress reported in between. ---
     chain_keys = jax.random.split(sampling_key, num_chains)
     position_chunks: list[np.ndarray] = []
     stat_chunks: list[dict[str, np.ndarray]] = []
     report("sampling", 0, num_draws)
     num_done = 0
-    while num_done < num_draws:
-        num_steps = min(SAMPLING_CHUNK_SIZE, num_draws - num_done)
-        states, positions, stats = programs.sample_chunk(
-            chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), data, num_steps=num_steps
-        )
-        # Moving the chunk to the host also waits for it to finish.
-        position_chunks.append(np.asarray(positions))
-        stat_chunks.append({name: np.asarray(value) for name, value in stats.items()})
-        num_done += num_steps
-        report("sampling", num_done, num_draws)
-
+    sizer = CallSizer(SAMPLING_CHUNK_SIZE, first=min(SAMPLING_CHUNK_SIZE, 10))
+    try:
+        while num_done < num_draws and not interrupt.requested:
+            num_steps = min(sizer.next(), num_draws - num_done)
+            began = time.perf_counter()
+            states, positions, stats = programs.sample_chunk(
+                chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), jnp.asarray(num_steps, jnp.int32),
+                data
+            )
+            # Moving the chunk to the host also waits for it to finish.
+            position_chunks.append(np.asarray(positions)[:, :num_steps])
+            stat_chunks.append({name: np.asarray(value)[:, :num_steps] for name, value in stats.items()})
+            sizer.record(num_steps, time.perf_counter() - began)
+            num_done += num_steps
+            report("sampling", num_done, num_draws)
+    except KeyboardInterrupt:  # no flag handler (another thread): the running call is lost
+        interrupt.requested = True
+    if not position_chunks:
+        raise SamplingInterrupted("interrupted after tuning, before the first draw was kept: there are no draws to "
+                                  "return.")
     all_positions = np.concatenate(position_chunks, axis=1)
     all_stats = {
         name: np.concatenate([chunk[name] for chunk in stat_chunks], axis=1)

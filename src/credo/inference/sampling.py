@@ -16,10 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._config import prefetch_arviz
 from ..errors import FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
+from .driver import InterruptFlag
 from .nuts import STAT_NAMES, run_nuts
 from .programs import NUTS, Constrain, FiniteCheck
 from .results import as_key, to_inference_data
@@ -137,6 +139,7 @@ def sample(
     (2, 200)
     """
     del cores
+    prefetch_arviz()
     model = modelcontext(model, what="sample")
     for name, value in (("draws", draws), ("chains", chains), ("max_treedepth", max_treedepth)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -163,13 +166,18 @@ def sample(
     bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
     began = time.perf_counter()
     try:
-        flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
-                               num_draws=int(draws), target_accept=float(target_accept),
-                               max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs)
+        with InterruptFlag() as interrupt:
+            flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
+                                   num_draws=int(draws), target_accept=float(target_accept),
+                                   max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs,
+                                   interrupt=interrupt)
     finally:
         bar.close()
     elapsed = time.perf_counter() - began
     chains_, draws_ = flat.shape[:2]
+    if draws_ < int(draws):
+        warnings.warn(f"Interrupted at draw {draws_} of {int(draws)}: returning the {draws_} draws of each chain "
+                      "completed after tuning.", stacklevel=2)
     constrain = compiled.programs.get(Constrain(signature), compiled)
     values = jax.device_get(constrain(jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
     posterior = {name: np.asarray(value).reshape((chains_, draws_) + value.shape[1:])
