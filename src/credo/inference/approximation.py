@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -16,12 +16,13 @@ from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import ADVIState, GaussianFamily
-from .checks import check_callbacks, check_model_argument
+from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
 from .driver import chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
 from .optimizers import Optimizer
 from .programs import ADVIChunk, ADVIInit, GaussianDraws
-from .results import as_key, to_inference_data
+from .likelihood import check_idata_kwargs, log_likelihood_values
+from .results import as_key, observed_and_constant_data, to_inference_data
 
 __all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "approximation_from_fields",
            "MOMENT_DRAWS"]
@@ -272,7 +273,8 @@ class Approximation:
         run = compiled.programs.get(GaussianDraws(self.family, data_signature(data)), compiled)
         return run(key, self.state, data, draws)
 
-    def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None):
+    def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None,
+               idata_kwargs: dict | None = None):
         """Draw from the approximation: free variables and deterministics.
 
         Parameters
@@ -280,16 +282,24 @@ class Approximation:
         draws : int
         random_seed : int or key, optional
         return_inferencedata : bool
+            False: a dict of ``(draws, ...)`` arrays (with ``idata_kwargs``'
+            log-likelihood: ``{"posterior": ..., "log_likelihood": ...}`` of
+            ``(1, draws, ...)`` arrays).
         data : dict of arrays, optional
             Values of the model's data variables to compute the deterministics
             with, in place of the model's current data (the model is not
             changed).
+        idata_kwargs : dict, optional
+            ``{"log_likelihood": True}`` adds the pointwise log-likelihood
+            group (at the model's current data) for ``az.loo``/``az.compare``;
+            ``"coords"`` and ``"dims"`` add to the model's.
 
         Returns
         -------
         arviz.InferenceData
-            A posterior group with one chain of ``draws`` draws (or a dict of
-            arrays with ``return_inferencedata=False``). Deterministics are
+            A posterior group with one chain of ``draws`` draws, and the
+            ``observed_data`` and ``constant_data`` groups (dims and labels
+            from the model's ``coords`` and ``dims``). Deterministics are
             computed with the model's current data.
 
         Examples
@@ -298,16 +308,35 @@ class Approximation:
         >>> with cr.Model():
         ...     mu = cr.Normal("mu", 0, 1)
         ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
-        ...     approx = cr.fit(n=1000, random_seed=0, progressbar=False)
+        ...     approx = cr.fit(1000, random_seed=0, progressbar=False)
         >>> approx.sample(10, random_seed=1, return_inferencedata=False)["mu"].shape
         (10,)
+        >>> approx.sample(10, random_seed=1, idata_kwargs={"log_likelihood": True}).log_likelihood["y"].shape
+        (1, 10, 3)
         """
-        if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws <= 0:
-            raise FitError(f"draws must be a positive integer; got {draws!r}.")
-        values = jax.device_get(self._constrained(as_key(random_seed), int(draws), data))
+        what = "approx.sample"
+        draws = positive_int(draws, "draws", what)
+        check_seed(random_seed, what)
+        check_bool(return_inferencedata, "return_inferencedata", what)
+        idata_kwargs = check_idata_kwargs(idata_kwargs, what)
+        if data is not None and not isinstance(data, Mapping):
+            raise FitError(f"{what}: data must be a dict of Data values; got {type(data).__name__}.")
+        values = jax.device_get(self._constrained(as_key(random_seed), draws, data))
+        values = {name: np.asarray(value) for name, value in values.items()}
+        log_likelihood = None
+        if idata_kwargs.get("log_likelihood"):
+            check_data(self.model)
+            free = {info.name: values[info.name][None] for info in self.compiled.free}
+            log_likelihood = log_likelihood_values(self.model, free, self.compiled.observed_names)
         if not return_inferencedata:
-            return values
-        return to_inference_data(posterior={name: value[None] for name, value in values.items()})
+            if log_likelihood is None:
+                return values
+            return {"posterior": {name: value[None] for name, value in values.items()},
+                    "log_likelihood": log_likelihood}
+        observed, constant = observed_and_constant_data(self.model)
+        return to_inference_data(self.model, coords=idata_kwargs.get("coords"), dims=idata_kwargs.get("dims"),
+                                 posterior={name: value[None] for name, value in values.items()},
+                                 log_likelihood=log_likelihood, observed_data=observed, constant_data=constant)
 
     # saving -------------------------------------------------------------------
     def save(self, path) -> None:

@@ -21,10 +21,12 @@ from ..errors import FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
+from .checks import check_bool, check_model_argument, check_seed
 from .driver import InterruptFlag
+from .likelihood import check_idata_kwargs, log_likelihood_values
 from .nuts import STAT_NAMES, run_nuts
 from .programs import NUTS, Constrain, FiniteCheck
-from .results import as_key, to_inference_data
+from .results import as_key, observed_and_constant_data, to_inference_data
 
 __all__ = ["sample"]
 
@@ -83,6 +85,7 @@ def sample(
     jitter: bool = True,
     cores: int | None = None,
     return_inferencedata: bool = True,
+    idata_kwargs: Mapping | None = None,
 ):
     """Draw from the posterior with NUTS (BlackJAX), as ``pm.sample``.
 
@@ -113,9 +116,17 @@ def sample(
         unconstrained space (PyMC's ``jitter+adapt_diag``); a chain whose
         jittered start has no finite log density redraws it (10 tries) and
         otherwise starts unjittered.
+    model : credo.Model, optional
+        Default: the model of the current ``with`` block.
     cores : int, optional
         Accepted for PyMC compatibility: the chains always run together on one
         device.
+    return_inferencedata : bool
+        False: a dict of groups, each a dict of ``(chain, draw, ...)`` arrays.
+    idata_kwargs : dict, optional
+        ``{"log_likelihood": True}`` adds the pointwise log-likelihood group
+        (see :func:`credo.compute_log_likelihood`) for ``az.loo`` and
+        ``az.compare``; ``"coords"`` and ``"dims"`` add to the model's.
 
     Returns
     -------
@@ -124,9 +135,17 @@ def sample(
         ``sample_stats`` (diverging, energy, tree_depth, acceptance_rate,
         step_size, lp, n_steps; lp is the log density sampled, on the
         unconstrained space, Jacobians included), ``observed_data`` and
-        ``constant_data`` (the
-        ``cr.Data`` values). Save it with ``idata.to_netcdf(path)`` and read
-        it back with ``arviz.from_netcdf(path)``.
+        ``constant_data`` (the ``cr.Data`` values), and ``log_likelihood``
+        when asked for; dims and coordinate labels from the model's ``coords``
+        and ``dims``. Save it with ``idata.to_netcdf(path)`` and read it back
+        with ``arviz.from_netcdf(path)``.
+
+    Notes
+    -----
+    Ctrl-C during sampling returns the draws completed so far (after tuning)
+    with a warning; during tuning it raises
+    :class:`~credo.errors.SamplingInterrupted` at once, as there are no draws
+    to return.
 
     Examples
     --------
@@ -140,6 +159,14 @@ def sample(
     """
     del cores
     prefetch_arviz()
+    check_model_argument(model, "sample")
+    check_seed(random_seed, "sample")
+    for name, value in (("progressbar", progressbar), ("jitter", jitter),
+                        ("return_inferencedata", return_inferencedata)):
+        check_bool(value, name, "sample")
+    if initvals is not None and not isinstance(initvals, Mapping):
+        raise FitError(f"sample: initvals must be a dict of start values; got {type(initvals).__name__}.")
+    idata_kwargs = check_idata_kwargs(idata_kwargs, "sample")
     model = modelcontext(model, what="sample")
     for name, value in (("draws", draws), ("chains", chains), ("max_treedepth", max_treedepth)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -183,12 +210,16 @@ def sample(
     posterior = {name: np.asarray(value).reshape((chains_, draws_) + value.shape[1:])
                  for name, value in values.items()}
     sample_stats = {name: stats[name] for name in STAT_NAMES if name in stats}
+    log_likelihood = None
+    if idata_kwargs.get("log_likelihood"):
+        log_likelihood = log_likelihood_values(model, posterior, compiled.observed_names)
     if not return_inferencedata:
-        return {"posterior": posterior, "sample_stats": sample_stats}
-    observed = {rv.name: np.asarray(model.data_values[rv.observed.name]) for rv in model.observed_variables}
-    constant = {name: np.asarray(model.data_values[name]) for name in model.data_vars}
-    idata = to_inference_data(posterior=posterior, sample_stats=sample_stats, observed_data=observed or None,
-                              constant_data=constant or None)
+        groups = {"posterior": posterior, "sample_stats": sample_stats}
+        return groups if log_likelihood is None else dict(groups, log_likelihood=log_likelihood)
+    observed, constant = observed_and_constant_data(model)
+    idata = to_inference_data(model, coords=idata_kwargs.get("coords"), dims=idata_kwargs.get("dims"),
+                              posterior=posterior, sample_stats=sample_stats, log_likelihood=log_likelihood,
+                              observed_data=observed, constant_data=constant)
     for group in ("posterior", "sample_stats"):
         idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": int(tune), "inference_library": "credo"})
     n_divergent = int(np.sum(stats["diverging"]))
