@@ -21,7 +21,7 @@ from ..data import batch_rows, minibatch_fn
 from ..model.compile import build_distribution
 from .advi import ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
-from .map import laplace_fn, lbfgs_fn
+from .map import laplace_fn, lbfgs_steps
 from .nuts import nuts_programs
 from .optimizers import Optimizer
 
@@ -238,13 +238,12 @@ class FiniteCheck:
 
 @dataclasses.dataclass(frozen=True)
 class LBFGS:
-    """``run(initial_position, data, tolerance) -> MAPResult``: L-BFGS to the mode (see :mod:`credo.inference.map`)."""
+    """L-BFGS to the mode in calls of bounded length (any ``maxiter``): :class:`~credo.inference.map.LBFGSSteps`."""
 
-    maxiter: int
     signature: tuple
 
     def build(self, compiled):
-        return compiled.jit(lbfgs_fn(compiled.logdensity_fn, self.maxiter), self.signature)
+        return lbfgs_steps(compiled.logdensity_fn, jit=lambda fn: compiled.jit(fn, self.signature))
 
 
 @dataclasses.dataclass(frozen=True)
