@@ -143,7 +143,8 @@ def test_find_map_interrupted_returns_the_point_reached_within_a_second():
         x = cr.Data("x", features)
         w = cr.Normal("w", 0, 1, shape=50)
         cr.Bernoulli("y", logit_p=x @ w, observed=labels)
-    cr.find_MAP(model=model, maxiter=3)  # compiles the programs (one for any maxiter)
+    with pytest.warns(UserWarning, match="maxiter=3"):
+        cr.find_MAP(model=model, maxiter=3)  # compiles the programs (one for any maxiter)
     sent = {}
 
     def interrupt():

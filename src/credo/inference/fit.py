@@ -292,6 +292,11 @@ def fit(
     Returns
     -------
     Approximation
+        Ctrl-C stops the fit after the running compiled call (calls are sized
+        to about a quarter of a second, so within about a second) and returns
+        the approximation of the last completed step, with a warning naming
+        it (``approx.stop_reason``). With ``checkpoint`` that step is saved
+        too.
 
     Raises
     ------
