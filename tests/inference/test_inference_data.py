@@ -189,3 +189,20 @@ def test_bad_posterior_draws_are_clear_errors(fitted):
     plain = cr.sample_posterior_predictive({n: v[None] for n, v in draws.items()}, model=model, random_seed=0,
                                            return_inferencedata=False)
     assert plain["y"].shape == (1, 10, 6)
+
+
+def test_a_multivariate_likelihood_has_one_value_per_event_and_drops_the_event_dims():
+    values = RNG.normal(size=(4, 2))
+    with cr.Model() as model:
+        mu = cr.Normal("mu", 0, 1, shape=2)
+        cr.MvNormal("obs", mu=mu, cov=np.eye(2), observed=values)
+    model.coords.update({"row": tuple("abcd"), "feature": ("u", "v")})
+    model.named_vars_to_dims.update({"obs": ("row", "feature")})
+    with model:
+        idata = cr.fit(300, random_seed=0, progressbar=False).sample(
+            25, random_seed=1, idata_kwargs={"log_likelihood": True})
+    assert idata.log_likelihood["obs"].dims == ("chain", "draw", "row")
+    assert idata.observed_data["obs"].dims == ("row", "feature")
+    expected = np.stack([stats.multivariate_normal.logpdf(values, m, np.eye(2))
+                         for m in idata.posterior["mu"].values[0]])
+    np.testing.assert_allclose(idata.log_likelihood["obs"].values[0], expected, rtol=1e-5, atol=1e-5)
