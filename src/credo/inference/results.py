@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import types
 from typing import Mapping, Sequence
 
 import jax
 import numpy as np
+
+from .._version import __version__
 
 __all__ = ["to_inference_data", "as_key", "inference_data_class", "variable_dims", "observed_and_constant_data",
            "SAMPLE_GROUPS"]
@@ -69,10 +72,6 @@ def _group_dataset(group: str, values: Mapping[str, np.ndarray], coords: Mapping
 
 
 def _library():
-    import types
-
-    from .._version import __version__
-
     return types.SimpleNamespace(__name__="credo", __version__=__version__)
 
 
