@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import arviz as az
 import numpy as np
 import pytest
@@ -60,6 +58,7 @@ def fitted():
     return model, approx
 
 
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")  # arviz on 40 draws
 def test_approx_sample_groups_dims_and_log_likelihood_match_a_hand_computation(fitted):
     model, approx = fitted
     idata = approx.sample(40, random_seed=1, idata_kwargs={"log_likelihood": True})
@@ -94,6 +93,7 @@ def test_compute_log_likelihood_is_not_scaled_by_total_size():
     assert cr.compute_log_likelihood(idata, model=model) is idata and "log_likelihood" in idata.groups()
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values")  # arviz under pandas 3
 def test_nuts_log_likelihood_loo_and_compare():
     models = {}
     for name, slope in (("linear", True), ("constant", False)):
@@ -206,3 +206,15 @@ def test_a_multivariate_likelihood_has_one_value_per_event_and_drops_the_event_d
     expected = np.stack([stats.multivariate_normal.logpdf(values, m, np.eye(2))
                          for m in idata.posterior["mu"].values[0]])
     np.testing.assert_allclose(idata.log_likelihood["obs"].values[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_credo_inference_data_pickles_and_saves(fitted, tmp_path):
+    import pickle
+
+    _, approx = fitted
+    idata = approx.sample(5, random_seed=1)
+    again = pickle.loads(pickle.dumps(idata))
+    assert type(again) is type(idata) and isinstance(again, az.InferenceData)
+    np.testing.assert_array_equal(again.posterior["theta"].values, idata.posterior["theta"].values)
+    idata.to_netcdf(str(tmp_path / "idata.nc"))
+    assert az.from_netcdf(str(tmp_path / "idata.nc")).posterior["theta"].dims == ("chain", "draw", "school")

@@ -96,9 +96,15 @@ def inference_data_class() -> type:
                                    f"idata.{holders[0]}[{key!r}] (groups: {', '.join(self._groups_all)}).")
             return super().__getitem__(key)
 
-    InferenceData.__module__ = "credo"
+    InferenceData.__module__ = __name__  # pickle finds it through this module's __getattr__
     InferenceData.__qualname__ = "InferenceData"
     return InferenceData
+
+
+def __getattr__(name: str):
+    if name == "InferenceData":
+        return inference_data_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_inference_data(model=None, *, coords: Mapping | None = None, dims: Mapping | None = None,
