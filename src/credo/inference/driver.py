@@ -241,9 +241,9 @@ def run_chunks(
                     good = int(_steps(new_state) - start_steps)
                     buffer[filled: filled + good] = losses[:good]
                     return Run(new_state, _frozen(buffer[: filled + good]), new_alive, None)
-                state, alive = new_state, new_alive
                 buffer[..., filled: filled + active] = losses
-                filled += active
+                # One assignment: a KeyboardInterrupt (no flag handler) never splits the state from its losses.
+                state, alive, filled = new_state, new_alive, filled + active
                 done += active
                 since_callback += active
                 _show(bar, active, losses)
