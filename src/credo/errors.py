@@ -48,6 +48,10 @@ class FitError(CredoError, ValueError):
     """A fit was asked for something it cannot do (n <= 0, unknown method, ...)."""
 
 
+class CheckpointError(FitError):
+    """A checkpoint file belongs to another fit (other data, settings or seed), or cannot be used."""
+
+
 class ArgumentError(CredoError, ValueError):
     """An inference function (predictive, log-likelihood, ...) was given an argument it cannot take."""
 

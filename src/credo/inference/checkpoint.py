@@ -11,8 +11,8 @@ call again continues from the file: step ``s`` always draws from
 ``fold_in(key, s)`` and the optimiser's state is saved, so the finished
 result equals, bit for bit, the one an uninterrupted fit gives, and at most
 one checkpoint interval of work is repeated. A file written by another fit
-is refused with a :class:`CheckpointError` naming every setting that
-differs; it is never reused or overwritten.
+is refused with a :class:`~credo.errors.CheckpointError` naming every setting
+that differs; it is never reused or overwritten.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 import jax
 import numpy as np
 
-from ..errors import FitError
+from ..errors import CheckpointError, FitError
 
 __all__ = ["CheckpointError", "Checkpointer", "checkpoint_interval", "fit_settings", "check_settings",
            "DEFAULT_CHECKPOINT_EVERY"]
@@ -38,10 +38,6 @@ __all__ = ["CheckpointError", "Checkpointer", "checkpoint_interval", "fit_settin
 DEFAULT_CHECKPOINT_EVERY = datetime.timedelta(seconds=60)
 
 _UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
-
-
-class CheckpointError(FitError):
-    """A checkpoint file belongs to another fit (other data, settings or seed), or cannot be used."""
 
 
 def checkpoint_interval(every) -> tuple[int | None, float | None]:
@@ -136,7 +132,8 @@ def fit_settings(*, variables: list, data: Mapping, family, optimizer, num_mc: i
     }
 
 
-_WHAT = {"variables": "the model's free variables", "data": "the model's data", "family": "the family", "optimizer": "the optimiser (obj_optimizer)",
+_WHAT = {"variables": "the model's free variables", "data": "the model's data", "family": "the family",
+         "optimizer": "the optimiser (obj_optimizer)",
          "num_mc": "obj_n_mc", "chunk_size": "chunk_size", "init": "init", "start": "the start values",
          "random_seed": "random_seed", "n_starts": "n_starts"}
 

@@ -26,7 +26,9 @@ from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField
 from .approximation import Approximation, FitInfo, FitSettings, approximation_from_fields
-from .checkpoint import CheckpointError, Checkpointer, check_settings, checkpoint_interval, checkpoint_path, fit_settings
+from .checkpoint import (
+    CheckpointError, Checkpointer, check_settings, checkpoint_interval, checkpoint_path, fit_settings,
+)
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed
 from .driver import run_chunks
 from .io import describe_variables, read_fields, read_metadata, save_approximation
@@ -361,8 +363,9 @@ def fit(
         if n_starts != 1:
             raise FitError("fit: checkpoint works with one start (n_starts=1): fit with n_starts, save the best, "
                            "then continue it with cr.fit(n, start=approx) or approx.refine(n).")
-        settings = fit_settings(variables=describe_variables(compiled), data=data, family=family, optimizer=optimizer, num_mc=num_mc, chunk_size=chunk_size,
-                                init=init_name, key=key, start=start, n_starts=n_starts)
+        settings = fit_settings(variables=describe_variables(compiled), data=data, family=family, optimizer=optimizer,
+                                num_mc=num_mc, chunk_size=chunk_size, init=init_name, key=key, start=start,
+                                n_starts=n_starts)
         approx = _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
                                    progressbar, callbacks, settings, checkpoint, checkpoint_every,
                                    seeded=random_seed is not None)

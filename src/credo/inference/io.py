@@ -50,7 +50,8 @@ from ..errors import CredoError
 from .advi import ADVIState, Frame, family_from_label
 from .optimizers import Optimizer, as_optimizer
 
-__all__ = ["write_arrays", "save_approximation", "read_fields", "read_metadata", "describe_variables", "ApproximationFileError"]
+__all__ = ["write_arrays", "save_approximation", "read_fields", "read_metadata", "describe_variables",
+           "ApproximationFileError"]
 
 FORMAT = "credo.approximation"
 FORMAT_VERSION = 2

@@ -1,4 +1,8 @@
-"""The pointwise log-likelihood of posterior draws, for LOO, WAIC and model comparison (``cr.compute_log_likelihood``)."""
+"""The pointwise log-likelihood of posterior draws, for LOO, WAIC and model comparison.
+
+``cr.compute_log_likelihood`` and the ``idata_kwargs={"log_likelihood": True}``
+of ``cr.sample`` and ``approx.sample``.
+"""
 
 from __future__ import annotations
 
