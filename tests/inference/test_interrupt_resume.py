@@ -209,7 +209,7 @@ def test_a_checkpoint_resumes_in_process_and_refuses_other_settings(tmp_path):
                               ({"method": "fullrank_advi"}, "the family"), ({"chunk_size": 100}, "chunk_size"),
                               ({"obj_optimizer": cr.adagrad_window(0.01)}, "the optimiser"),
                               ({"start": {"sigma": 2.0}}, "the start values"), ({"init": "map"}, "init")]:
-            with pytest.raises(CheckpointError, match=f"another fit: .*{named}"):
+            with pytest.raises(CheckpointError, match=f"another run: .*{named}"):
                 cr.fit(3000, **{"random_seed": 1, **kwargs}, progressbar=False, checkpoint=path)
         with pytest.raises(CheckpointError, match="3000 steps, more than the n=2000"):
             cr.fit(2000, random_seed=1, progressbar=False, checkpoint=path)
@@ -225,7 +225,7 @@ def test_a_checkpoint_resumes_in_process_and_refuses_other_settings(tmp_path):
             cr.fit(3000, random_seed=1, progressbar=False, checkpoint=path)
     plain = tmp_path / "plain.npz"
     reference.save(plain)
-    with model, pytest.raises(CheckpointError, match="not a checkpoint of cr.fit"):
+    with model, pytest.raises(CheckpointError, match="not a checkpoint of this kind of run"):
         cr.fit(3000, random_seed=1, progressbar=False, checkpoint=plain)
 
 
@@ -242,3 +242,29 @@ def test_checkpoint_arguments_are_checked(tmp_path):
             cr.fit(10, random_seed=0, progressbar=False, checkpoint=tmp_path)
         with pytest.raises(cr.errors.FitError, match="one start"):
             cr.fit(10, random_seed=0, progressbar=False, checkpoint=tmp_path / "b.npz", n_starts=2)
+
+
+def test_a_sampling_checkpoint_continues_the_draws_exactly(tmp_path):
+    path = tmp_path / "trace.npz"
+    model = make_model()
+    kwargs = {"tune": 150, "chains": 2, "random_seed": 4, "progressbar": False}
+    with model:
+        reference = cr.sample(draws=240, **kwargs)
+        first = cr.sample(draws=100, checkpoint=path, checkpoint_every=30, **kwargs)
+        np.testing.assert_array_equal(first.posterior["w"].values, reference.posterior["w"].values[:, :100])
+        resumed = cr.sample(draws=240, checkpoint=path, checkpoint_every=30, **kwargs)  # no tuning: from draw 100
+        for name in ("w", "sigma"):
+            np.testing.assert_array_equal(resumed.posterior[name].values, reference.posterior[name].values)
+        np.testing.assert_array_equal(resumed.sample_stats["energy"].values, reference.sample_stats["energy"].values)
+        before = path.read_bytes()
+        for change, named in [({"tune": 100}, "tune"), ({"chains": 3}, "chains"), ({"random_seed": 5}, "random_seed"),
+                              ({"target_accept": 0.9}, "target_accept")]:
+            with pytest.raises(CheckpointError, match=f"another run: .*{named}"):
+                cr.sample(draws=240, checkpoint=path, **{**kwargs, **change})
+        with pytest.raises(CheckpointError, match="240 draws per chain, more than the draws=200"):
+            cr.sample(draws=200, checkpoint=path, **kwargs)
+        assert path.read_bytes() == before
+        fit_file = tmp_path / "fit.npz"
+        cr.fit(100, random_seed=0, progressbar=False).save(fit_file)
+        with pytest.raises(ApproximationFileError, match=r"not a file written by cr.sample\(checkpoint=...\)"):
+            cr.sample(draws=240, checkpoint=fit_file, **kwargs)

@@ -51,7 +51,7 @@ from .advi import ADVIState, Frame, family_from_label
 from .optimizers import Optimizer, as_optimizer
 
 __all__ = ["write_arrays", "save_approximation", "read_fields", "read_metadata", "describe_variables",
-           "ApproximationFileError"]
+           "write_with_metadata", "read_checked", "ApproximationFileError"]
 
 FORMAT = "credo.approximation"
 FORMAT_VERSION = 2
@@ -217,18 +217,58 @@ def _read_header(path, name: str, handle) -> tuple[tuple, bool, np.dtype]:
     return tuple(shape), bool(fortran_order), dtype
 
 
-def _metadata(path, archive, members) -> dict:
+def _json_metadata(path, archive, members, writer: str = "approx.save()") -> dict:
     info = members.get(_METADATA)
     if info is None:
-        raise ApproximationFileError(f"{path}: no credo metadata: not a file written by approx.save().")
+        raise ApproximationFileError(f"{path}: no credo metadata: not a file written by {writer}.")
     raw = _read_member(path, archive, info, _METADATA_LIMIT)
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ApproximationFileError(f"{path}: no credo metadata: not a file written by approx.save().")
+        raise ApproximationFileError(f"{path}: no credo metadata: not a file written by {writer}.")
     try:
         metadata = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApproximationFileError(f"{path}: its metadata are not valid JSON ({error}).") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+    if not isinstance(metadata, dict):
+        raise ApproximationFileError(f"{path}: not a file written by {writer}.")
+    return metadata
+
+
+def write_with_metadata(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
+    """Write ``arrays`` and the JSON document ``metadata`` to ``path`` atomically (see :func:`write_arrays`)."""
+    arrays = dict(arrays)
+    arrays[_METADATA] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
+    write_arrays(path, arrays)
+
+
+def read_checked(path, file_format: str, writer: str, expected_fn) -> tuple[dict, dict[str, np.ndarray]]:
+    """``(metadata, arrays)`` of a file written by :func:`write_with_metadata` with ``format ==
+    file_format``; ``expected_fn(metadata)`` gives ``{name: (shape, dtype)}`` of every array to read (each
+    checked before it is read, as approximations are). Problems raise :class:`ApproximationFileError`."""
+    archive, members = _open(path)
+    with archive:
+        metadata = _json_metadata(path, archive, members, writer)
+        if metadata.get("format") != file_format:
+            raise ApproximationFileError(f"{path}: not a file written by {writer}.")
+        arrays = {}
+        for name, (shape, dtype) in expected_fn(metadata).items():
+            info = members.get(name)
+            if info is None:
+                raise ApproximationFileError(f"{path}: the entry {name!r} is missing.")
+            size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            value = _read_member(path, archive, info, max(size, 8) + _HEADER_ALLOWANCE)
+            if tuple(value.shape) != tuple(shape):
+                raise ApproximationFileError(f"{path}: the entry {name!r} has shape {tuple(value.shape)}; "
+                                             f"expected {tuple(shape)}.")
+            if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)) and \
+                    not name.startswith("stats."):
+                raise ApproximationFileError(f"{path}: the entry {name!r} holds NaN or inf; refused.")
+            arrays[name] = value.astype(dtype, copy=False)
+    return metadata, arrays
+
+
+def _metadata(path, archive, members) -> dict:
+    metadata = _json_metadata(path, archive, members)
+    if metadata.get("format") != FORMAT:
         raise ApproximationFileError(f"{path}: not a credo approximation file.")
     if metadata.get("format_version") not in (1, FORMAT_VERSION):
         raise ApproximationFileError(f"{path}: file format version {metadata.get('format_version')}; this credo "

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import FitError, SamplingInterrupted
 from .driver import CallSizer, InterruptFlag, wait_interruptibly
 
-__all__ = ["NUTSParameters", "NUTSPrograms", "nuts_programs", "run_nuts", "STAT_NAMES"]
+__all__ = ["NUTSParameters", "NUTSPrograms", "NUTSProgress", "nuts_programs", "run_nuts", "hmc_states", "STAT_NAMES"]
 
 #: Number of sampling steps compiled into one ``lax.scan``; ``progress_fn`` is
 #: called after each chunk.
@@ -184,6 +184,33 @@ def _sample_chunk(
     return states, positions, stats
 
 
+class NUTSProgress(NamedTuple):
+    """Where a NUTS run stands after tuning: enough to continue it exactly.
+
+    Attributes
+    ----------
+    states : blackjax HMCState
+        Each chain's state (position, logdensity, logdensity_grad), stacked.
+    parameters : NUTSParameters
+        The tuned step sizes and inverse mass matrices.
+    positions : numpy.ndarray, shape (chains, k, d)
+        The ``k`` draws kept so far.
+    stats : dict of numpy.ndarray, each (chains, k)
+    """
+
+    states: Any
+    parameters: NUTSParameters
+    positions: np.ndarray
+    stats: dict
+
+
+def hmc_states(position, logdensity, logdensity_grad):
+    """BlackJAX's HMC state of every chain from its three arrays (to continue a saved run)."""
+    from blackjax.mcmc.hmc import HMCState
+
+    return HMCState(jnp.asarray(position), jnp.asarray(logdensity), jnp.asarray(logdensity_grad))
+
+
 class NUTSPrograms(NamedTuple):
     """The compiled pieces :func:`run_nuts` calls (see :func:`nuts_programs`).
 
@@ -244,6 +271,8 @@ def run_nuts(
     progress_fn: ProgressFn | None = None,
     programs: NUTSPrograms | None = None,
     interrupt: InterruptFlag | None = None,
+    resume: NUTSProgress | None = None,
+    checkpoint_fn: Callable[[Callable[[], NUTSProgress], bool], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Draw from a flat log density with NUTS, several chains at once.
 
@@ -290,6 +319,13 @@ def run_nuts(
         second) and the draws so far are returned (fewer than ``num_draws``);
         during warm-up :class:`~credo.errors.SamplingInterrupted` is raised at
         once (the warm-up computation is abandoned).
+    resume : NUTSProgress, optional
+        Continue a run from where it stood (no warm-up): the draws equal those
+        of the uninterrupted run.
+    checkpoint_fn : callable, optional
+        ``checkpoint_fn(progress, final)`` after the warm-up (``final`` True),
+        after every sampling call and at the end (``final`` True), with
+        ``progress()`` building the :class:`NUTSProgress` so far.
 
     Returns
     -------
@@ -355,7 +391,9 @@ def run_nuts(
     # --- Warm-up: one compiled call (see Notes). ---
     interrupt = interrupt if interrupt is not None else InterruptFlag()
     report("warmup", 0, num_warmup)
-    if num_warmup > 0:
+    if resume is not None:
+        states, parameters = resume.states, resume.parameters
+    elif num_warmup > 0:
         states, parameters = programs.warmup(jax.random.split(warmup_key, num_chains), initial_positions, data)
     else:
         states = programs.initial_states(initial_positions, data)
@@ -377,25 +415,43 @@ def run_nuts(
     chain_keys = jax.random.split(sampling_key, num_chains)
     position_chunks: list[np.ndarray] = []
     stat_chunks: list[dict[str, np.ndarray]] = []
-    report("sampling", 0, num_draws)
     num_done = 0
+    if resume is not None and resume.positions.shape[1] > 0:
+        position_chunks.append(np.asarray(resume.positions))
+        stat_chunks.append({name: np.asarray(resume.stats[name]) for name in STAT_NAMES})
+        num_done = resume.positions.shape[1]
+
+    def progress() -> NUTSProgress:
+        positions = np.concatenate(position_chunks, axis=1) if position_chunks else \
+            np.zeros((num_chains, 0, dimension), np.dtype(dtype))
+        stats = {name: np.concatenate([chunk[name] for chunk in stat_chunks], axis=1) if stat_chunks else
+                 np.zeros((num_chains, 0)) for name in STAT_NAMES}
+        return NUTSProgress(jax.device_get(states), jax.device_get(parameters), positions, stats)
+
+    checkpoint = checkpoint_fn if checkpoint_fn is not None else (lambda progress, final: None)
+    checkpoint(progress, True)
+    report("sampling", num_done, num_draws)
     sizer = CallSizer(SAMPLING_CHUNK_SIZE, first=min(SAMPLING_CHUNK_SIZE, 10))
     try:
         while num_done < num_draws and not interrupt.requested:
             num_steps = min(sizer.next(), num_draws - num_done)
             began = time.perf_counter()
-            states, positions, stats = programs.sample_chunk(
+            new_states, positions, stats = programs.sample_chunk(
                 chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), jnp.asarray(num_steps, jnp.int32),
                 data
             )
             # Moving the chunk to the host also waits for it to finish.
-            position_chunks.append(np.asarray(positions)[:, :num_steps])
-            stat_chunks.append({name: np.asarray(value)[:, :num_steps] for name, value in stats.items()})
+            positions = np.asarray(positions)[:, :num_steps]
+            stats = {name: np.asarray(value)[:, :num_steps] for name, value in stats.items()}
+            position_chunks.append(positions)
+            stat_chunks.append(stats)
+            states, num_done = new_states, num_done + num_steps
             sizer.record(num_steps, time.perf_counter() - began)
-            num_done += num_steps
             report("sampling", num_done, num_draws)
+            checkpoint(progress, False)
     except KeyboardInterrupt:  # no flag handler (another thread): the running call is lost
         interrupt.requested = True
+    checkpoint(progress, True)
     if not position_chunks:
         raise SamplingInterrupted("interrupted after tuning, before the first draw was kept: there are no draws to "
                                   "return.")

@@ -8,6 +8,8 @@ around the initial point as PyMC's default ``jitter+adapt_diag`` does.
 
 from __future__ import annotations
 
+import datetime
+import os
 import time
 import warnings
 from typing import Mapping
@@ -17,14 +19,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._config import prefetch_arviz
-from ..errors import FitError
+from ..errors import CheckpointError, FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
+from .checkpoint import (
+    SamplingCheckpointer, checkpoint_interval, checkpoint_path, read_sampling_progress, sample_settings,
+)
 from .checks import check_bool, check_model_argument, check_seed
 from .driver import InterruptFlag
 from .likelihood import check_idata_kwargs, log_likelihood_values
-from .nuts import STAT_NAMES, run_nuts
+from .io import describe_variables
+from .nuts import STAT_NAMES, NUTSParameters, NUTSProgress, hmc_states, run_nuts
 from .programs import NUTS, Constrain, FiniteCheck
 from .results import as_key, observed_and_constant_data, to_inference_data
 
@@ -72,6 +78,29 @@ def _progress(total_warmup: int, total_draws: int, chains: int, enabled: bool):
     return bar, progress_fn
 
 
+def _sampling_checkpoint(checkpoint, checkpoint_every, compiled, data, key, seeded: bool, *, draws: int, **options):
+    """``(key, NUTSProgress or None, SamplingCheckpointer)`` of ``cr.sample(checkpoint=...)`` (see ``sample``)."""
+    path = checkpoint_path(checkpoint)
+    steps, seconds = checkpoint_interval(checkpoint_every)
+    settings = sample_settings(variables=describe_variables(compiled), data=data, key=key, **options)
+    if not path.exists():
+        return key, None, SamplingCheckpointer(path, settings, steps, seconds)
+    dtype = np.dtype(jnp.zeros(()).dtype)
+    arrays, saved = read_sampling_progress(path, settings, seeded, compiled.dim, dtype)
+    done = arrays["draws"].shape[1]
+    if done > draws:
+        raise CheckpointError(f"checkpoint {str(path)!r} holds {done} draws per chain, more than the draws={draws} "
+                              f"asked for: ask for draws >= {done}, or give another path.")
+    key = jax.random.wrap_key_data(jnp.asarray(np.asarray(saved["random_seed"], np.uint32)))
+    settings = dict(settings, random_seed=saved["random_seed"])
+    resume = NUTSProgress(hmc_states(*(arrays[f"state.{name}"] for name in ("position", "logdensity",
+                                                                              "logdensity_grad"))),
+                          NUTSParameters(jnp.asarray(arrays["step_size"]), jnp.asarray(arrays["inverse_mass_matrix"])),
+                          arrays["draws"], {name[len("stats."):]: value for name, value in arrays.items()
+                                            if name.startswith("stats.")})
+    return key, resume, SamplingCheckpointer(path, settings, steps, seconds, done=done)
+
+
 def sample(
     draws: int = 1000,
     tune: int = 1000,
@@ -86,6 +115,8 @@ def sample(
     cores: int | None = None,
     return_inferencedata: bool = True,
     idata_kwargs: Mapping | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | str | datetime.timedelta | None = None,
 ):
     """Draw from the posterior with NUTS (BlackJAX), as ``pm.sample``.
 
@@ -127,6 +158,21 @@ def sample(
         ``{"log_likelihood": True}`` adds the pointwise log-likelihood group
         (see :func:`credo.compute_log_likelihood`) for ``az.loo`` and
         ``az.compare``; ``"coords"`` and ``"dims"`` add to the model's.
+
+    checkpoint : str or path-like, optional
+        Save the run to this file after tuning and as the draws go (every
+        ``checkpoint_every``, and at the end or at Ctrl-C), each save atomic.
+        Running the same call again after the process was killed skips the
+        tuning and continues the draws from the file: the result equals the
+        uninterrupted run's draw for draw (same seed); a larger ``draws``
+        continues further. A file written with other settings (model, data,
+        tune, chains, target_accept, max_treedepth, initvals, jitter, seed)
+        is refused with a :class:`~credo.errors.CheckpointError` naming what
+        differs, and not overwritten. Tuning itself cannot be checkpointed
+        (BlackJAX's window adaptation runs as one compiled call).
+    checkpoint_every : int, str or datetime.timedelta, optional
+        Draws between checkpoints (an int) or a time (``"30s"``, ``"5min"``);
+        default 60 seconds.
 
     Returns
     -------
@@ -186,9 +232,18 @@ def sample(
     data = dict(model.data_values)
     signature = data_signature(data)
     key = as_key(random_seed)
+    resume = checkpointer = None
+    if checkpoint is not None:
+        key, resume, checkpointer = _sampling_checkpoint(
+            checkpoint, checkpoint_every, compiled, data, key, random_seed is not None, draws=int(draws),
+            tune=int(tune), chains=int(chains), target_accept=float(target_accept),
+            max_treedepth=int(max_treedepth), initvals=initvals, jitter=bool(jitter))
     jitter_key, nuts_key = jax.random.split(key)
-    start = compiled.position_from_point(initvals)
-    positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
+    if resume is None:
+        start = compiled.position_from_point(initvals)
+        positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
+    else:
+        positions = resume.states.position
     programs = compiled.programs.get(NUTS(int(tune), float(target_accept), int(max_treedepth), signature), compiled)
     bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
     began = time.perf_counter()
@@ -197,7 +252,7 @@ def sample(
             flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
                                    num_draws=int(draws), target_accept=float(target_accept),
                                    max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs,
-                                   interrupt=interrupt)
+                                   interrupt=interrupt, resume=resume, checkpoint_fn=checkpointer)
     finally:
         bar.close()
     elapsed = time.perf_counter() - began
