@@ -268,3 +268,34 @@ def test_a_sampling_checkpoint_continues_the_draws_exactly(tmp_path):
         cr.fit(100, random_seed=0, progressbar=False).save(fit_file)
         with pytest.raises(ApproximationFileError, match=r"not a file written by cr.sample\(checkpoint=...\)"):
             cr.sample(draws=240, checkpoint=fit_file, **kwargs)
+
+
+SAMPLE_RESUME_SCRIPT = """
+import json, sys
+path, draws = sys.argv[1], int(sys.argv[2])
+with make_model():
+    idata = cr.sample(draws=draws, tune=200, chains=2, random_seed=3, progressbar=False, checkpoint=path,
+                      checkpoint_every=500)
+np.save(sys.argv[3], idata.posterior["w"].values)
+print(json.dumps({"draws": idata.posterior.sizes["draw"]}), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_sampling_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
+    draws = 8000
+    path, out = tmp_path / "trace.npz", tmp_path / "w.npy"
+    process = _start(SAMPLE_RESUME_SCRIPT, path, draws, out)
+    deadline = time.time() + 300
+    while time.time() < deadline and (not path.exists() or np.load(path)["draws"].shape[1] < 1000):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = np.load(path)["draws"].shape[1]
+    assert 0 < killed_at < draws, killed_at
+    resumed = _start(SAMPLE_RESUME_SCRIPT, path, draws, out)
+    stdout, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr[-3000:]
+    with make_model():
+        reference = cr.sample(draws=draws, tune=200, chains=2, random_seed=3, progressbar=False)
+    np.testing.assert_array_equal(np.load(out), reference.posterior["w"].values)
