@@ -23,7 +23,8 @@ from .inference.approximation import Approximation, load_approximation
 from .inference.fit import ADVI, FullRankADVI, LowRankADVI, fit
 from .inference.mode import find_MAP
 from .inference.optimizers import adagrad_window
-from .inference.predictive import sample_posterior_predictive, sample_prior_predictive
+from .inference.likelihood import compute_log_likelihood
+from .inference.predictive import sample_posterior_predictive, sample_ppc, sample_prior_predictive
 from .inference.sampling import sample
 from .model import math
 from .model.core import ConstantData, Data, Deterministic, Model, MutableData, Potential, modelcontext, set_data
@@ -38,7 +39,7 @@ __all__ = [
     "InverseGamma", "Beta", "Uniform", "LogNormal", "Flat", "HalfFlat", "Bernoulli", "Binomial", "Poisson",
     "Categorical", "MvNormal", "Dirichlet",
     "fit", "ADVI", "FullRankADVI", "LowRankADVI", "Approximation", "adagrad_window",
-    "sample_posterior_predictive", "sample_prior_predictive",
+    "sample_posterior_predictive", "sample_prior_predictive", "sample_ppc", "compute_log_likelihood",
     "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn", "config",
     "metrics", "plots", "datasets",
 ]

@@ -66,6 +66,18 @@ class FitError(CredoError, ValueError):
     """A fit was asked for something it cannot do (n <= 0, unknown method, ...)."""
 
 
+class CheckpointError(FitError):
+    """A checkpoint file belongs to another fit (other data, settings or seed), or cannot be used."""
+
+
+class ArgumentError(CredoError, ValueError):
+    """An inference function (predictive, log-likelihood, ...) was given an argument it cannot take."""
+
+
+class SamplingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``cr.sample`` during tuning, before any draw was kept (nothing to return)."""
+
+
 class NonFiniteLossError(CredoError, FloatingPointError):
     """The loss turned NaN or inf during a fit.
 

@@ -125,3 +125,41 @@ def test_laplace_at_a_saddle_raises():
         laplace_covariance(saddle_logdensity, jnp.zeros(2), data)
     with pytest.raises(ValueError, match="not positive definite"):
         laplace_cholesky(saddle_logdensity, jnp.zeros(2), data)
+
+
+def test_find_map_interrupted_returns_the_point_reached_within_a_second():
+    import os
+    import signal
+    import threading
+    import time
+    import warnings
+
+    import credo as cr
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(20_000, 50))
+    labels = (rng.uniform(size=20_000) < 1 / (1 + np.exp(-features @ rng.normal(size=50)))).astype(int)
+    with cr.Model() as model:
+        x = cr.Data("x", features)
+        w = cr.Normal("w", 0, 1, shape=50)
+        cr.Bernoulli("y", logit_p=x @ w, observed=labels)
+    with pytest.warns(UserWarning, match="maxiter=3"):
+        cr.find_MAP(model=model, maxiter=3)  # compiles the programs (one for any maxiter)
+    sent = {}
+
+    def interrupt():
+        sent["time"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(1.0, interrupt)  # long before 10**5 iterations
+    timer.start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        point, raw = cr.find_MAP(model=model, maxiter=10**5, tolerance=0.0, return_raw=True)
+    latency = time.perf_counter() - sent["time"]
+    iterations = int(raw.num_iterations)
+    assert [str(w.message) for w in caught] == [
+        f"find_MAP interrupted at iteration {iterations}: returning the point reached there, which is not the mode."]
+    assert 0 < iterations < 10**5 and not bool(raw.converged)
+    assert np.isfinite(point["w"]).all() and float(raw.logdensity) > float(model.logp({"w": np.zeros(50)}))
+    assert latency < 2.0, latency

@@ -10,6 +10,8 @@ Python never runs once per step. Every fit returns a new
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import os
 import warnings
 from typing import Any, Callable, Mapping, Sequence
 
@@ -23,8 +25,13 @@ from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField
-from .approximation import Approximation, FitInfo, FitSettings
+from .approximation import Approximation, FitInfo, FitSettings, approximation_from_fields
+from .checkpoint import (
+    CheckpointError, Checkpointer, check_settings, checkpoint_interval, checkpoint_path, fit_settings,
+)
+from .checks import check_bool, check_callbacks, check_model_argument, check_seed
 from .driver import run_chunks
+from .io import describe_variables, read_fields, read_metadata, save_approximation
 from .mode import laplace, laplace_start
 from .optimizers import Optimizer, as_optimizer
 from .programs import ADVIChunk
@@ -149,7 +156,7 @@ def _inference(method, family_options: dict) -> ADVI:
 
 
 _FIT_ARGUMENTS = ["n", "method", "model", "random_seed", "obj_optimizer", "obj_n_mc", "progressbar", "callbacks",
-                  "start", "chunk_size", "init", "n_starts"]
+                  "start", "chunk_size", "init", "n_starts", "checkpoint", "checkpoint_every"]
 
 
 def _positive_int(value, name: str) -> int:
@@ -198,6 +205,8 @@ def fit(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     init: str | None = None,
     n_starts: int = 1,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | str | datetime.timedelta | None = None,
     **family_options,
 ) -> Approximation:
     """Fit a variational approximation to the posterior of the current model.
@@ -255,6 +264,23 @@ def fit(
         whitened by that curvature, which makes strongly correlated and badly
         scaled posteriors well-conditioned. ``"initial_point"`` (the default
         otherwise, as PyMC): the model's initial point, std softplus(0).
+    checkpoint : str or path-like, optional
+        Save the approximation to this ``.npz`` file as the fit goes (every
+        ``checkpoint_every``, and when it ends, stops or is interrupted), each
+        save atomic. Running the same call again after the process was
+        killed continues from the file: the finished result equals, bit for
+        bit, the one an uninterrupted fit gives with the same seed, and at
+        most one checkpoint interval of steps is repeated; once the file
+        holds all ``n`` steps the call returns it without fitting. A file
+        written by another fit (other data, family, optimiser, ``obj_n_mc``,
+        ``chunk_size``, ``init``, start values or ``random_seed``) is refused
+        with a :class:`~credo.inference.checkpoint.CheckpointError` naming
+        what differs, and is not overwritten. With ``random_seed=None`` the
+        seed of the checkpoint is used. Not with ``n_starts > 1``. The file
+        is a saved approximation: ``cr.load_approximation`` reads it.
+    checkpoint_every : int, str or datetime.timedelta, optional
+        Steps between checkpoints (an int), or a time (``"30s"``, ``"5min"``,
+        a ``timedelta``); default 60 seconds.
     n_starts : int
         Run this many fits at once (vmapped in one compiled loop) from
         random starts (the first at the initial point, the others jittered by
@@ -268,6 +294,11 @@ def fit(
     Returns
     -------
     Approximation
+        Ctrl-C stops the fit after the running compiled call (calls are sized
+        to about a quarter of a second, so within about a second) and returns
+        the approximation of the last completed step, with a warning naming
+        it (``approx.stop_reason``). With ``checkpoint`` that step is saved
+        too.
 
     Raises
     ------
@@ -290,6 +321,13 @@ def fit(
     (5000,)
     """
     prefetch_arviz()
+    check_model_argument(model, "fit")
+    check_seed(random_seed, "fit")
+    check_bool(progressbar, "progressbar", "fit")
+    callbacks = check_callbacks(callbacks, "fit")
+    if start is not None and not isinstance(start, (Mapping, Approximation)):
+        raise FitError(f"fit: start must be an Approximation to continue, or a dict of start values; got "
+                       f"{type(start).__name__}.")
     n = _positive_int(n, "n")
     n_starts = _positive_int(n_starts, "n_starts")
     chunk_size = _positive_int(chunk_size, "chunk_size")
@@ -297,11 +335,13 @@ def fit(
         _positive_int(obj_n_mc, "obj_n_mc")
     if start is not None and not isinstance(start, Mapping):
         return _continue(start, n, progressbar, callbacks, family_options, obj_optimizer=obj_optimizer,
-                         obj_n_mc=obj_n_mc, random_seed=random_seed, init=init, n_starts=n_starts)
+                         obj_n_mc=obj_n_mc, random_seed=random_seed, init=init, n_starts=n_starts,
+                         checkpoint=checkpoint, checkpoint_every=checkpoint_every)
     model = modelcontext(model, what="fit")
     if isinstance(method, str) and method.lower() == "laplace":
-        if family_options or n_starts != 1 or callbacks or init not in (None, "map"):
-            raise FitError("method='laplace' takes no ADVI options (n_starts, callbacks, init, family options).")
+        if family_options or n_starts != 1 or callbacks or init not in (None, "map") or checkpoint is not None:
+            raise FitError("method='laplace' takes no ADVI options (n_starts, callbacks, init, checkpoint, family "
+                           "options).")
         return laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
                        obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size)
     inference = _inference(method, family_options)
@@ -319,6 +359,18 @@ def fit(
     key = as_key(random_seed)
     position = compiled.position_from_point(start)
     data = dict(model.data_values)
+    if checkpoint is not None:
+        if n_starts != 1:
+            raise FitError("fit: checkpoint works with one start (n_starts=1): fit with n_starts, save the best, "
+                           "then continue it with cr.fit(n, start=approx) or approx.refine(n).")
+        settings = fit_settings(variables=describe_variables(compiled), data=data, family=family, optimizer=optimizer,
+                                num_mc=num_mc, chunk_size=chunk_size, init=init_name, key=key, start=start,
+                                n_starts=n_starts)
+        approx = _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
+                                   progressbar, callbacks, settings, checkpoint, checkpoint_every,
+                                   seeded=random_seed is not None)
+        inference.approx = approx
+        return approx
     if n_starts == 1:
         start_kwargs, map_result = _starting_gaussian(compiled, family, init_name, position, data)
         approx = Approximation.start(model, family, optimizer, key, num_mc=num_mc, chunk_size=chunk_size,
@@ -337,6 +389,36 @@ def fit(
                         progressbar)
     inference.approx = approx
     return approx
+
+
+def _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, progressbar,
+                      callbacks, settings: dict, checkpoint, checkpoint_every, seeded: bool) -> Approximation:
+    """A single fit saved to ``checkpoint`` as it goes, continued from it where it exists (see ``fit``)."""
+    path = checkpoint_path(checkpoint)
+    steps, seconds = checkpoint_interval(checkpoint_every)
+    if path.exists():
+        saved = read_metadata(path).get("checkpoint")
+        check_settings(path, saved, settings, ignore=() if seeded else ("random_seed",))
+        approx = approximation_from_fields(model, read_fields(path, model, optimizer))
+        settings = dict(settings, random_seed=saved["random_seed"])
+        if approx.num_steps > n:
+            raise CheckpointError(f"checkpoint {str(path)!r} holds a fit of {approx.num_steps} steps, more than the "
+                                  f"n={n} asked for: ask for n >= {approx.num_steps}, or give another path.")
+        on_disk = True
+    else:
+        start_kwargs, map_result = _starting_gaussian(model.compile(), family, init_name, position, data)
+        approx = Approximation.start(model, family, optimizer, key, num_mc=num_mc, chunk_size=chunk_size,
+                                     map_result=map_result, **start_kwargs)
+        on_disk = False
+    remaining = n - approx.num_steps
+    if remaining == 0:
+        return approx
+
+    def checkpointer(result_fn):
+        return Checkpointer(path, settings, result_fn, save_approximation, steps, seconds,
+                            start_step=approx.num_steps, on_disk=on_disk)
+
+    return approx.run(remaining, progressbar=progressbar, callbacks=callbacks, checkpoint=checkpointer)
 
 
 def _continue(approx, n: int, progressbar: bool, callbacks, family_options: dict, **ignored) -> Approximation:

@@ -21,7 +21,8 @@ import optax.tree_utils as otu
 
 from ..errors import FitError
 
-__all__ = ["MAPResult", "laplace_cholesky", "laplace_covariance", "optimize_lbfgs", "lbfgs_fn", "laplace_fn"]
+__all__ = ["MAPResult", "laplace_cholesky", "laplace_covariance", "optimize_lbfgs", "lbfgs_fn", "laplace_fn",
+           "LBFGSCarry", "LBFGSSteps", "lbfgs_steps", "flat_position"]
 
 LogDensityFn = Callable[[jax.Array, Any], jax.Array]
 
@@ -53,7 +54,7 @@ class MAPResult(NamedTuple):
     grad_norm: jax.Array
 
 
-def _flat_position(position: Any, what: str) -> jax.Array:
+def flat_position(position: Any, what: str) -> jax.Array:
     """``position`` as a flat floating array, else a FitError naming ``what``."""
     position = jnp.asarray(position)
     if not jnp.issubdtype(position.dtype, jnp.floating):
@@ -68,6 +69,71 @@ def lbfgs_fn(logdensity_fn: LogDensityFn, maxiter: int) -> Callable[[jax.Array, 
     return functools.partial(_lbfgs, logdensity_fn=logdensity_fn, maxiter=int(maxiter))
 
 
+class LBFGSCarry(NamedTuple):
+    """The state of an L-BFGS search between calls of :func:`lbfgs_steps`.
+
+    Attributes
+    ----------
+    position : Array, shape (d,)
+    state : optax.OptState
+        optax's L-BFGS state (iteration count, memory, value and gradient).
+    moved : Array, scalar bool
+        Whether the last iteration changed the position.
+    """
+
+    position: jax.Array
+    state: Any
+    moved: jax.Array
+
+
+def _lbfgs_parts(logdensity_fn: LogDensityFn, maxiter: int | None):
+    """``(init, step, running, finish)`` of an L-BFGS search (see :func:`optimize_lbfgs`); ``running``
+    ignores the iteration count where ``maxiter`` is None (the caller bounds it)."""
+    optimizer = optax.lbfgs(
+        linesearch=optax.scale_by_zoom_linesearch(
+            max_linesearch_steps=MAX_LINESEARCH_STEPS, initial_guess_strategy="one"
+        )
+    )
+
+    def init(initial_position: jax.Array) -> LBFGSCarry:
+        return LBFGSCarry(initial_position, optimizer.init(initial_position), jnp.array(True))
+
+    def step(carry: LBFGSCarry, data: Any) -> LBFGSCarry:
+        objective_fn = lambda position: -logdensity_fn(position, data)  # noqa: E731
+        value, grad = optax.value_and_grad_from_state(objective_fn)(carry.position, state=carry.state)
+        updates, state = optimizer.update(
+            grad, carry.state, carry.position,
+            value=value, grad=grad, value_fn=objective_fn,
+        )
+        position = optax.apply_updates(carry.position, updates)
+        return LBFGSCarry(position, state, jnp.any(position != carry.position))
+
+    def running(carry: LBFGSCarry, tolerance: jax.Array) -> jax.Array:
+        iteration = otu.tree_get(carry.state, "count")
+        value = otu.tree_get(carry.state, "value")
+        grad_norm = otu.tree_norm(otu.tree_get(carry.state, "grad"))
+        # Stop at the tolerance, at maxiter, when the line search can no longer
+        # move the position (the precision of the dtype is exhausted) or when
+        # the objective stops being finite.
+        keep_going = (grad_norm >= tolerance) & carry.moved & jnp.isfinite(value)
+        if maxiter is not None:
+            keep_going = keep_going & (iteration < maxiter)
+        return (iteration == 0) | keep_going
+
+    def finish(carry: LBFGSCarry, data: Any, tolerance: jax.Array) -> MAPResult:
+        logdensity, grad = jax.value_and_grad(lambda x: logdensity_fn(x, data))(carry.position)
+        grad_norm = jnp.linalg.norm(grad)
+        return MAPResult(
+            position=carry.position,
+            logdensity=logdensity,
+            num_iterations=otu.tree_get(carry.state, "count"),
+            converged=jnp.isfinite(logdensity) & (grad_norm < tolerance),
+            grad_norm=grad_norm,
+        )
+
+    return init, step, running, finish
+
+
 def _lbfgs(
     initial_position: jax.Array,
     data: Any,
@@ -77,61 +143,39 @@ def _lbfgs(
     maxiter: int,
 ) -> MAPResult:
     """The whole L-BFGS loop (see :func:`optimize_lbfgs`)."""
+    init, step, running, finish = _lbfgs_parts(logdensity_fn, maxiter)
+    final = jax.lax.while_loop(lambda carry: running(carry, tolerance), lambda carry: step(carry, data),
+                               init(initial_position))
+    return finish(final, data, tolerance)
 
-    def objective_fn(position: jax.Array) -> jax.Array:
-        return -logdensity_fn(position, data)
 
-    optimizer = optax.lbfgs(
-        linesearch=optax.scale_by_zoom_linesearch(
-            max_linesearch_steps=MAX_LINESEARCH_STEPS, initial_guess_strategy="one"
-        )
-    )
-    value_and_grad_fn = optax.value_and_grad_from_state(objective_fn)
+class LBFGSSteps(NamedTuple):
+    """The pieces of an L-BFGS search run in calls of a bounded number of iterations.
 
-    class Carry(NamedTuple):
-        position: jax.Array
-        state: Any
-        moved: jax.Array  # did the last step change the position?
+    ``init(position) -> LBFGSCarry``; ``advance(carry, data, tolerance,
+    until) -> (carry, running)`` iterates while the search runs and its
+    iteration count is below ``until`` (traced: one program for any bound);
+    ``finish(carry, data, tolerance) -> MAPResult``. The iterations are those
+    of :func:`optimize_lbfgs`'s single loop, whatever the bounds.
+    """
 
-    def step(carry: Carry) -> Carry:
-        value, grad = value_and_grad_fn(carry.position, state=carry.state)
-        updates, state = optimizer.update(
-            grad, carry.state, carry.position,
-            value=value, grad=grad, value_fn=objective_fn,
-        )
-        position = optax.apply_updates(carry.position, updates)
-        return Carry(position, state, jnp.any(position != carry.position))
+    init: Callable
+    advance: Callable
+    finish: Callable
 
-    def keep_going(carry: Carry) -> jax.Array:
-        iteration = otu.tree_get(carry.state, "count")
-        value = otu.tree_get(carry.state, "value")
-        grad_norm = otu.tree_norm(otu.tree_get(carry.state, "grad"))
-        first = iteration == 0
-        # Stop at the tolerance, at maxiter, when the line search can no longer
-        # move the position (the precision of the dtype is exhausted) or when
-        # the objective stops being finite.
-        running = (
-            (iteration < maxiter)
-            & (grad_norm >= tolerance)
-            & carry.moved
-            & jnp.isfinite(value)
-        )
-        return first | running
 
-    initial = Carry(initial_position, optimizer.init(initial_position), jnp.array(True))
-    final = jax.lax.while_loop(keep_going, step, initial)
+def lbfgs_steps(logdensity_fn: LogDensityFn, jit: Callable = jax.jit) -> LBFGSSteps:
+    """An L-BFGS search as :class:`LBFGSSteps`, each piece compiled with ``jit`` (the caller bounds the
+    iterations with ``until``: one program for any ``maxiter``)."""
+    init, step, running, finish = _lbfgs_parts(logdensity_fn, None)
 
-    logdensity, grad = jax.value_and_grad(lambda x: logdensity_fn(x, data))(
-        final.position
-    )
-    grad_norm = jnp.linalg.norm(grad)
-    return MAPResult(
-        position=final.position,
-        logdensity=logdensity,
-        num_iterations=otu.tree_get(final.state, "count"),
-        converged=jnp.isfinite(logdensity) & (grad_norm < tolerance),
-        grad_norm=grad_norm,
-    )
+    def advance(carry: LBFGSCarry, data: Any, tolerance: jax.Array, until: jax.Array):
+        count = lambda carry: otu.tree_get(carry.state, "count")  # noqa: E731
+        carry = jax.lax.while_loop(lambda carry: running(carry, tolerance) & (count(carry) < until),
+                                   lambda carry: step(carry, data), carry)
+        return carry, running(carry, tolerance)
+
+    return LBFGSSteps(jit(init), jit(advance), jit(finish))
 
 
 def optimize_lbfgs(
@@ -190,7 +234,7 @@ def optimize_lbfgs(
     >>> bool(result.converged), result.position.round(4).tolist()
     (True, [1.0, -2.0])
     """
-    initial_position = _flat_position(initial_position, "optimize_lbfgs: initial_position")
+    initial_position = flat_position(initial_position, "optimize_lbfgs: initial_position")
     if maxiter < 1:
         raise FitError(f"optimize_lbfgs: maxiter must be at least 1, got {maxiter}.")
     if program is None:
@@ -222,7 +266,7 @@ def laplace_fn(logdensity_fn: LogDensityFn) -> Callable[[jax.Array, Any], tuple[
 def _checked_laplace(
     logdensity_fn: LogDensityFn, position: jax.Array, data: Any, caller: str, program: Callable | None = None
 ) -> tuple[jax.Array, jax.Array]:
-    position = _flat_position(position, f"{caller}: position")
+    position = flat_position(position, f"{caller}: position")
     if program is None:
         program = jax.jit(laplace_fn(logdensity_fn))
     covariance, covariance_cholesky, precision_cholesky, precision = program(position, data)

@@ -10,11 +10,14 @@ and predicts like any other, and ``refine(n)`` continues it as full-rank ADVI.
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax.tree_utils
 
 from ..errors import FitError
 from ..model.compile import check_data
@@ -22,9 +25,11 @@ from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import FullRank
 from .approximation import Approximation
-from .map import MAPResult, laplace_cholesky, optimize_lbfgs
+from .driver import CallSizer, InterruptFlag, user_stacklevel
+from .map import MAPResult, flat_position, laplace_cholesky
 from .optimizers import as_optimizer
 from .programs import LBFGS, Constrain, Laplace, LogDensity
+from .checks import check_bool, check_model_argument, check_seed, positive_int
 from .results import as_key
 
 __all__ = ["find_MAP", "laplace", "laplace_start", "MAP_METHODS"]
@@ -48,21 +53,49 @@ def _checked_model(model: Model, what: str):
     return compiled
 
 
-def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float, what: str) -> MAPResult:
-    """L-BFGS from ``position``; a clear error if the log density is not finite there or at the end."""
+def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float, what: str,
+            keep_interrupted: bool = False) -> MAPResult:
+    """L-BFGS from ``position``; a clear error if the log density is not finite there or at the end.
+
+    The search runs in compiled calls sized to about a quarter of a second.
+    At Ctrl-C: with ``keep_interrupted`` the point reached is returned with a
+    warning naming the iteration (``converged`` False); else
+    ``KeyboardInterrupt`` is raised after the running call.
+    """
     start_value = float(compiled.programs.get(LogDensity(data_signature(data)), compiled)(position, data))
     if not np.isfinite(start_value):
         why = compiled.describe_nonfinite(position, data)
         raise FitError(f"{what}: the log density is {start_value} at the starting point{': ' + why if why else ''}; "
                        "give start values inside the support, or check the priors and data.")
-    program = compiled.programs.get(LBFGS(int(maxiter), data_signature(data)), compiled)
-    result = optimize_lbfgs(compiled.logdensity_fn, position, data, maxiter=int(maxiter), tolerance=tolerance,
-                            program=program)
+    position = flat_position(position, f"{what}: the start")
+    steps = compiled.programs.get(LBFGS(data_signature(data)), compiled)
+    tolerance = jnp.asarray(tolerance, position.dtype)
+    carry, running, done = steps.init(position), True, 0
+    sizer = CallSizer(int(maxiter), first=5)
+    with InterruptFlag() as interrupt:
+        while running and done < maxiter and not interrupt.requested:
+            began = time.perf_counter()
+            until = min(int(maxiter), done + sizer.next())
+            carry, running = steps.advance(carry, data, tolerance, jnp.asarray(until, jnp.int32))
+            running = bool(running)
+            now = _iterations(carry)
+            sizer.record(max(now - done, 1), time.perf_counter() - began)
+            done = now
+    result = steps.finish(carry, data, tolerance)
+    if interrupt.requested and running and done < maxiter:
+        if not keep_interrupted:
+            raise KeyboardInterrupt
+        warnings.warn(f"{what} interrupted at iteration {done}: returning the point reached there, which is not "
+                      "the mode.", stacklevel=user_stacklevel())
     if not np.isfinite(float(result.logdensity)) or not np.all(np.isfinite(np.asarray(result.position))):
         raise FitError(f"{what}: L-BFGS left the region where the log density is finite (log density "
                        f"{float(result.logdensity)}): the posterior may have no mode (an unbounded density, as "
                        "in a centred hierarchical model); try other start values or a non-centred model.")
     return result
+
+
+def _iterations(carry) -> int:
+    return int(optax.tree_utils.tree_get(carry.state, "count"))
 
 
 def find_MAP(
@@ -100,13 +133,19 @@ def find_MAP(
         Also return the :class:`~credo.inference.map.MAPResult` (unconstrained
         position, log density, iterations, convergence flag).
     progressbar : bool
-        Accepted for PyMC compatibility; the search is one compiled call.
+        Accepted for PyMC compatibility; the search runs in compiled calls of
+        about a quarter of a second each.
+    model : credo.Model, optional
+        Default: the model of the current ``with`` block.
 
     Returns
     -------
     dict
         Constrained values of the free variables and the deterministics (and
-        the MAPResult when ``return_raw``).
+        the MAPResult when ``return_raw``). Ctrl-C stops the search after the
+        running call (within about a second): the point reached so far is
+        returned with a warning naming the iteration (``converged`` is False
+        in the MAPResult); it is not the mode.
 
     Examples
     --------
@@ -119,8 +158,19 @@ def find_MAP(
     >>> round(float(point["mu"]), 2)
     1.0
     """
-    del progressbar
-    model = modelcontext(model, what="find_MAP")
+    what = "find_MAP"
+    check_model_argument(model, what)
+    if start is not None and not isinstance(start, Mapping):
+        raise FitError(f"{what}: start must be a dict of start values; got {type(start).__name__}.")
+    maxiter = positive_int(maxiter, "maxiter", what)
+    for name, value in (("tolerance", tolerance), ("jitter", jitter)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
+                or value < 0:
+            raise FitError(f"{what}: {name} must be a non-negative number; got {value!r}.")
+    check_seed(random_seed, what)
+    check_bool(return_raw, "return_raw", what)
+    check_bool(progressbar, "progressbar", what)
+    model = modelcontext(model, what=what)
     if not isinstance(method, str) or method.lower() not in MAP_METHODS:
         raise FitError(f"find_MAP: unknown method {method!r}; credo offers 'lbfgs'.")
     compiled = _checked_model(model, "find_MAP")
@@ -128,7 +178,7 @@ def find_MAP(
     position = compiled.position_from_point(start)
     if jitter:
         position = position + jax.random.uniform(as_key(random_seed), position.shape, position.dtype, -jitter, jitter)
-    result = run_map(compiled, position, data, maxiter, tolerance, "find_MAP")
+    result = run_map(compiled, position, data, maxiter, tolerance, "find_MAP", keep_interrupted=True)
     if not bool(result.converged) and int(result.num_iterations) >= int(maxiter):
         warnings.warn(f"find_MAP stopped at maxiter={maxiter} before converging (gradient norm "
                       f"{float(result.grad_norm):.3g}); raise maxiter.", stacklevel=2)

@@ -16,6 +16,7 @@ it as a constant.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,9 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import FitError
+from ..errors import FitError, SamplingInterrupted
+from .driver import CallSizer, InterruptFlag, wait_interruptibly
 
-__all__ = ["NUTSParameters", "NUTSPrograms", "nuts_programs", "run_nuts", "STAT_NAMES"]
+__all__ = ["NUTSParameters", "NUTSPrograms", "NUTSProgress", "nuts_programs", "run_nuts", "hmc_states", "STAT_NAMES"]
 
 #: Number of sampling steps compiled into one ``lax.scan``; ``progress_fn`` is
 #: called after each chunk.
@@ -117,23 +119,24 @@ def _sample_chunk(
     states: Any,
     parameters: NUTSParameters,
     first_step: jax.Array,
+    num_steps: jax.Array,
     data: Any,
     *,
     logdensity_fn: LogDensityFn,
-    num_steps: int,
+    capacity: int,
     max_tree_depth: int,
 ) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
-    """``num_steps`` NUTS transitions of every chain, as one ``lax.scan``.
+    """``num_steps`` (traced, at most ``capacity``) NUTS transitions of every chain in one compiled loop.
 
     The key of step ``t`` of a chain is ``fold_in(chain_key, t)``, with ``t``
     counted from the start of sampling, so the draws do not depend on how the
-    run is cut into chunks.
+    run is cut into calls. The outputs have ``capacity`` entries per chain, of
+    which the first ``num_steps`` are the draws.
     """
     import blackjax
 
     bound_logdensity_fn = lambda position: logdensity_fn(position, data)
     kernel = blackjax.nuts.build_kernel()
-    step_indices = first_step + jnp.arange(num_steps)
 
     def sample_one_chain(
         chain_key: jax.Array,
@@ -162,12 +165,50 @@ def _sample_chunk(
             }
             return state, (state.position, stats)
 
-        return jax.lax.scan(one_step, state, step_indices)
+        outputs = jax.eval_shape(lambda s: one_step(s, first_step)[1], state)
+        buffers = jax.tree_util.tree_map(lambda leaf: jnp.zeros((capacity,) + leaf.shape, leaf.dtype), outputs)
+
+        def body(index, carry):
+            state, buffers = carry
+            state, output = one_step(state, first_step + index)
+            buffers = jax.tree_util.tree_map(
+                lambda buffer, value: jax.lax.dynamic_update_index_in_dim(buffer, value, index, 0), buffers, output)
+            return state, buffers
+
+        state, (positions, stats) = jax.lax.fori_loop(0, num_steps, body, (state, buffers))
+        return state, (positions, stats)
 
     states, (positions, stats) = jax.vmap(sample_one_chain)(
         chain_keys, states, parameters.step_size, parameters.inverse_mass_matrix
     )
     return states, positions, stats
+
+
+class NUTSProgress(NamedTuple):
+    """Where a NUTS run stands after tuning: enough to continue it exactly.
+
+    Attributes
+    ----------
+    states : blackjax HMCState
+        Each chain's state (position, logdensity, logdensity_grad), stacked.
+    parameters : NUTSParameters
+        The tuned step sizes and inverse mass matrices.
+    positions : numpy.ndarray, shape (chains, k, d)
+        The ``k`` draws kept so far.
+    stats : dict of numpy.ndarray, each (chains, k)
+    """
+
+    states: Any
+    parameters: NUTSParameters
+    positions: np.ndarray
+    stats: dict
+
+
+def hmc_states(position, logdensity, logdensity_grad):
+    """BlackJAX's HMC state of every chain from its three arrays (to continue a saved run)."""
+    from blackjax.mcmc.hmc import HMCState
+
+    return HMCState(jnp.asarray(position), jnp.asarray(logdensity), jnp.asarray(logdensity_grad))
 
 
 class NUTSPrograms(NamedTuple):
@@ -180,8 +221,9 @@ class NUTSPrograms(NamedTuple):
     initial_states : callable
         ``initial_states(initial_positions, data) -> states`` (no warm-up).
     sample_chunk : callable
-        ``sample_chunk(chain_keys, states, parameters, first_step, data,
-        num_steps=...) -> (states, positions, stats)`` (``num_steps`` static).
+        ``sample_chunk(chain_keys, states, parameters, first_step, num_steps,
+        data) -> (states, positions, stats)``: up to ``SAMPLING_CHUNK_SIZE``
+        steps (``num_steps`` traced: one program serves calls of any length).
     """
 
     warmup: Callable
@@ -206,8 +248,8 @@ def nuts_programs(
         jit(functools.partial(_warmup, logdensity_fn=logdensity_fn, num_warmup=int(num_warmup),
                               target_accept=float(target_accept), max_tree_depth=int(max_tree_depth))),
         jit(functools.partial(_initial_states, logdensity_fn=logdensity_fn)),
-        jit(functools.partial(_sample_chunk, logdensity_fn=logdensity_fn, max_tree_depth=int(max_tree_depth)),
-            static_argnames=("num_steps",)),
+        jit(functools.partial(_sample_chunk, logdensity_fn=logdensity_fn, capacity=SAMPLING_CHUNK_SIZE,
+                              max_tree_depth=int(max_tree_depth))),
     )
 
 
@@ -228,6 +270,9 @@ def run_nuts(
     max_tree_depth: int = 10,
     progress_fn: ProgressFn | None = None,
     programs: NUTSPrograms | None = None,
+    interrupt: InterruptFlag | None = None,
+    resume: NUTSProgress | None = None,
+    checkpoint_fn: Callable[[Callable[[], NUTSProgress], bool], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Draw from a flat log density with NUTS, several chains at once.
 
@@ -268,6 +313,19 @@ def run_nuts(
     programs : NUTSPrograms, optional
         The compiled pieces (:func:`nuts_programs` with the same settings), to
         reuse across calls; compiled afresh when not given.
+    interrupt : InterruptFlag, optional
+        Set by Ctrl-C (see :class:`credo.inference.driver.InterruptFlag`):
+        sampling stops after the running call (sized to about a quarter of a
+        second) and the draws so far are returned (fewer than ``num_draws``);
+        during warm-up :class:`~credo.errors.SamplingInterrupted` is raised at
+        once (the warm-up computation is abandoned).
+    resume : NUTSProgress, optional
+        Continue a run from where it stood (no warm-up): the draws equal those
+        of the uninterrupted run.
+    checkpoint_fn : callable, optional
+        ``checkpoint_fn(progress, final)`` after the warm-up (``final`` True),
+        after every sampling call and at the end (``final`` True), with
+        ``progress()`` building the :class:`NUTSProgress` so far.
 
     Returns
     -------
@@ -284,9 +342,10 @@ def run_nuts(
     Warm-up runs as one compiled call: BlackJAX's window adaptation scans
     its whole schedule internally and does not expose a resumable state, so
     ``progress_fn`` only sees its start and end.  Sampling is cut into
-    compiled ``lax.scan`` chunks of ``SAMPLING_CHUNK_SIZE`` steps, with
-    ``progress_fn`` called between chunks; a shorter last chunk compiles
-    once more.  The draws do not depend on the chunk size.
+    compiled calls of at most ``SAMPLING_CHUNK_SIZE`` steps, sized by
+    measured time (about a quarter of a second each, one program for every
+    length), with ``progress_fn`` called between them.  The draws do not
+    depend on how they are cut.
 
     Examples
     --------
@@ -330,38 +389,72 @@ def run_nuts(
     warmup_key, sampling_key = jax.random.split(key)
 
     # --- Warm-up: one compiled call (see Notes). ---
+    interrupt = interrupt if interrupt is not None else InterruptFlag()
     report("warmup", 0, num_warmup)
-    if num_warmup > 0:
+    if resume is not None:
+        states, parameters = resume.states, resume.parameters
+    elif num_warmup > 0:
         states, parameters = programs.warmup(jax.random.split(warmup_key, num_chains), initial_positions, data)
     else:
         states = programs.initial_states(initial_positions, data)
         parameters = NUTSParameters(
             jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype)
         )
+    if not wait_interruptibly((states, parameters), interrupt):
+        raise SamplingInterrupted(
+            f"interrupted during tuning (tune={num_warmup}): tuning steps are not kept, so there are no draws to "
+            "return. Run again (with fewer tuning steps if tuning took too long)."
+        )
     # Keep the run in the dtype of the initial positions.
     parameters = NUTSParameters(
         parameters.step_size.astype(dtype), parameters.inverse_mass_matrix.astype(dtype)
     )
-    jax.block_until_ready(states)
     report("warmup", num_warmup, num_warmup)
 
-    # --- Sampling: compiled chunks, progress reported in between. ---
+    # --- Sampling: compiled calls sized by time, progress reported in between. ---
     chain_keys = jax.random.split(sampling_key, num_chains)
     position_chunks: list[np.ndarray] = []
     stat_chunks: list[dict[str, np.ndarray]] = []
-    report("sampling", 0, num_draws)
     num_done = 0
-    while num_done < num_draws:
-        num_steps = min(SAMPLING_CHUNK_SIZE, num_draws - num_done)
-        states, positions, stats = programs.sample_chunk(
-            chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), data, num_steps=num_steps
-        )
-        # Moving the chunk to the host also waits for it to finish.
-        position_chunks.append(np.asarray(positions))
-        stat_chunks.append({name: np.asarray(value) for name, value in stats.items()})
-        num_done += num_steps
-        report("sampling", num_done, num_draws)
+    if resume is not None and resume.positions.shape[1] > 0:
+        position_chunks.append(np.asarray(resume.positions))
+        stat_chunks.append({name: np.asarray(resume.stats[name]) for name in STAT_NAMES})
+        num_done = resume.positions.shape[1]
 
+    def progress() -> NUTSProgress:
+        positions = np.concatenate(position_chunks, axis=1) if position_chunks else \
+            np.zeros((num_chains, 0, dimension), np.dtype(dtype))
+        stats = {name: np.concatenate([chunk[name] for chunk in stat_chunks], axis=1) if stat_chunks else
+                 np.zeros((num_chains, 0)) for name in STAT_NAMES}
+        return NUTSProgress(jax.device_get(states), jax.device_get(parameters), positions, stats)
+
+    checkpoint = checkpoint_fn if checkpoint_fn is not None else (lambda progress, final: None)
+    checkpoint(progress, True)
+    report("sampling", num_done, num_draws)
+    sizer = CallSizer(SAMPLING_CHUNK_SIZE, first=min(SAMPLING_CHUNK_SIZE, 10))
+    try:
+        while num_done < num_draws and not interrupt.requested:
+            num_steps = min(sizer.next(), num_draws - num_done)
+            began = time.perf_counter()
+            new_states, positions, stats = programs.sample_chunk(
+                chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), jnp.asarray(num_steps, jnp.int32),
+                data
+            )
+            # Moving the chunk to the host also waits for it to finish.
+            positions = np.asarray(positions)[:, :num_steps]
+            stats = {name: np.asarray(value)[:, :num_steps] for name, value in stats.items()}
+            position_chunks.append(positions)
+            stat_chunks.append(stats)
+            states, num_done = new_states, num_done + num_steps
+            sizer.record(num_steps, time.perf_counter() - began)
+            report("sampling", num_done, num_draws)
+            checkpoint(progress, False)
+    except KeyboardInterrupt:  # no flag handler (another thread): the running call is lost
+        interrupt.requested = True
+    checkpoint(progress, True)
+    if not position_chunks:
+        raise SamplingInterrupted("interrupted after tuning, before the first draw was kept: there are no draws to "
+                                  "return.")
     all_positions = np.concatenate(position_chunks, axis=1)
     all_stats = {
         name: np.concatenate([chunk[name] for chunk in stat_chunks], axis=1)

@@ -18,15 +18,16 @@ import jax
 import jax.numpy as jnp
 
 from ..data import batch_rows, minibatch_fn
+from ..model.compile import build_distribution
 from .advi import ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
-from .map import laplace_fn, lbfgs_fn
+from .map import laplace_fn, lbfgs_steps
 from .nuts import nuts_programs
 from .optimizers import Optimizer
 
 __all__ = [
     "ADVIInit", "ADVIChunk", "GaussianDraws", "Constrain", "Predictive", "PriorPredictive", "FiniteCheck", "LBFGS",
-    "Laplace", "NUTS", "LogDensity",
+    "Laplace", "NUTS", "LogDensity", "LogLikelihood", "pointwise_log_likelihood_fn",
 ]
 
 #: Draws pushed through the model per compiled batch when constraining NUTS draws.
@@ -53,13 +54,19 @@ class ADVIInit:
 
 @dataclasses.dataclass(frozen=True)
 class ADVIChunk:
-    """``run(state, alive, key, data, num_active) -> (state, alive, losses)``: ``chunk_size`` ADVI steps.
+    """``run(state, alive, key, data, num_active) -> (state, alive, losses)``: up to ``chunk_size`` ADVI steps.
 
-    Steps past ``num_active`` (a shorter last chunk) and steps after a
-    non-finite loss or gradient leave the state as it was; ``alive`` turns
-    False at the first non-finite step. With ``multi`` the program runs
-    several fits at once (``jax.vmap`` over their states, flags and keys).
-    The minibatch ``batch`` groups, if any, slice the data once per step.
+    The program runs ``num_active`` steps (a traced argument, at most
+    ``chunk_size``) as one ``lax.while_loop``, so one compiled program serves
+    calls of any length: the driver sizes its calls by measured time
+    (:func:`credo.inference.driver.run_chunks`). ``losses`` has
+    ``chunk_size`` entries of which the first ``num_active`` are the steps'.
+    Step ``s`` draws its noise from ``fold_in(key, s)``, so the result does not
+    depend on how the steps are cut into calls. A non-finite loss or gradient
+    leaves the state as it was and turns ``alive`` False; a single fit then
+    stops at once. With ``multi`` the program runs several fits at once
+    (``jax.vmap`` over their states, flags and keys). The minibatch ``batch``
+    groups, if any, slice the data once per step.
     """
 
     family: GaussianFamily
@@ -76,16 +83,24 @@ class ADVIChunk:
         chunk_size = self.chunk_size
 
         def run_chunk(state: ADVIState, alive, key, data, num_active):
-            def body(carry, index):
-                state, alive = carry
+            dtype = jnp.result_type(jax.tree_util.tree_leaves(state.params)[0])
+
+            def keep_going(carry):
+                index, _, alive, _ = carry
+                return (index < num_active) & alive
+
+            def body(carry):
+                index, state, alive, losses = carry
                 step_key = jax.random.fold_in(key, state.step)
                 step_data = batch_fn(step_key, data) if batch_fn is not None else data
                 new_state, info = algorithm.step(step_key, state, step_data)
-                ok = alive & info.finite & (index < num_active)
+                ok = alive & info.finite
                 state = jax.tree_util.tree_map(lambda new, old: jnp.where(ok, new, old), new_state, state)
-                return (state, alive & (info.finite | (index >= num_active))), info.loss
+                losses = jax.lax.dynamic_update_index_in_dim(losses, info.loss.astype(dtype), index, 0)
+                return index + 1, state, alive & info.finite, losses
 
-            (state, alive), losses = jax.lax.scan(body, (state, alive), jnp.arange(chunk_size))
+            carry = (jnp.zeros((), jnp.int32), state, alive, jnp.full(chunk_size, jnp.nan, dtype))
+            _, state, alive, losses = jax.lax.while_loop(keep_going, body, carry)
             return state, alive, losses
 
         if self.multi:
@@ -151,6 +166,52 @@ class Predictive:
         return compiled.jit(run, self.signature, static_argnums=3)
 
 
+def pointwise_log_likelihood_fn(model, names: tuple):
+    """``fn(free_values, data) -> {name: log-density of each observation}`` for the observed ``names``.
+
+    Elementwise over the observations (an event of a multivariate likelihood
+    counts as one observation), at constrained values of the free variables,
+    never scaled by ``total_size``.
+    """
+    observed = [rv for rv in model.observed_variables if rv.name in names]
+
+    def fn(free_values, data):
+        values = dict(data)
+        for rv in model.observed_variables:
+            values[rv.name] = data[rv.observed.name]
+        values.update(free_values)
+        cache: dict = {}
+        out = {}
+        for rv in observed:
+            d = build_distribution(rv, values, cache)
+            value = values[rv.name]
+            log_density = d.log_prob(value)
+            shape = jnp.shape(value)[: jnp.ndim(value) - len(d.event_shape)]
+            if jnp.shape(log_density) != shape:
+                log_density = jnp.broadcast_to(log_density, jnp.broadcast_shapes(jnp.shape(log_density), shape))
+            out[rv.name] = log_density
+        return out
+
+    return fn
+
+
+@dataclasses.dataclass(frozen=True)
+class LogLikelihood:
+    """``run(free_values, data, size) -> {name: (n, ...)}``: the pointwise log-likelihood of the observed
+    ``names`` at ``n`` constrained draws, in batches of ``size`` draws (static)."""
+
+    names: tuple
+    signature: tuple
+
+    def build(self, compiled):
+        fn = pointwise_log_likelihood_fn(compiled.model, self.names)
+
+        def run(free_values, data, size):
+            return map_in_batches(lambda values: fn(values, data), free_values, size)
+
+        return compiled.jit(run, self.signature, static_argnums=2)
+
+
 @dataclasses.dataclass(frozen=True)
 class PriorPredictive:
     """``run(keys, data) -> {name: (n, ...)}``: one ancestral draw of every variable per key."""
@@ -177,13 +238,12 @@ class FiniteCheck:
 
 @dataclasses.dataclass(frozen=True)
 class LBFGS:
-    """``run(initial_position, data, tolerance) -> MAPResult``: L-BFGS to the mode (see :mod:`credo.inference.map`)."""
+    """L-BFGS to the mode in calls of bounded length (any ``maxiter``): :class:`~credo.inference.map.LBFGSSteps`."""
 
-    maxiter: int
     signature: tuple
 
     def build(self, compiled):
-        return compiled.jit(lbfgs_fn(compiled.logdensity_fn, self.maxiter), self.signature)
+        return lbfgs_steps(compiled.logdensity_fn, jit=lambda fn: compiled.jit(fn, self.signature))
 
 
 @dataclasses.dataclass(frozen=True)

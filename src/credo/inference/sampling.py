@@ -8,6 +8,8 @@ around the initial point as PyMC's default ``jitter+adapt_diag`` does.
 
 from __future__ import annotations
 
+import datetime
+import os
 import time
 import warnings
 from typing import Mapping
@@ -16,13 +18,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import FitError
+from .._config import prefetch_arviz
+from ..errors import CheckpointError, FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
-from .nuts import STAT_NAMES, run_nuts
+from .checkpoint import (
+    SamplingCheckpointer, checkpoint_interval, checkpoint_path, read_sampling_progress, sample_settings,
+)
+from .checks import check_bool, check_model_argument, check_seed
+from .driver import InterruptFlag
+from .likelihood import check_idata_kwargs, log_likelihood_values
+from .io import describe_variables
+from .nuts import STAT_NAMES, NUTSParameters, NUTSProgress, hmc_states, run_nuts
 from .programs import NUTS, Constrain, FiniteCheck, LogDensity
-from .results import as_key, to_inference_data
+from .results import as_key, observed_and_constant_data, to_inference_data
 
 __all__ = ["sample"]
 
@@ -70,6 +80,29 @@ def _progress(total_warmup: int, total_draws: int, chains: int, enabled: bool):
     return bar, progress_fn
 
 
+def _sampling_checkpoint(checkpoint, checkpoint_every, compiled, data, key, seeded: bool, *, draws: int, **options):
+    """``(key, NUTSProgress or None, SamplingCheckpointer)`` of ``cr.sample(checkpoint=...)`` (see ``sample``)."""
+    path = checkpoint_path(checkpoint)
+    steps, seconds = checkpoint_interval(checkpoint_every)
+    settings = sample_settings(variables=describe_variables(compiled), data=data, key=key, **options)
+    if not path.exists():
+        return key, None, SamplingCheckpointer(path, settings, steps, seconds)
+    dtype = np.dtype(jnp.zeros(()).dtype)
+    arrays, saved = read_sampling_progress(path, settings, seeded, compiled.dim, dtype)
+    done = arrays["draws"].shape[1]
+    if done > draws:
+        raise CheckpointError(f"checkpoint {str(path)!r} holds {done} draws per chain, more than the draws={draws} "
+                              f"asked for: ask for draws >= {done}, or give another path.")
+    key = jax.random.wrap_key_data(jnp.asarray(np.asarray(saved["random_seed"], np.uint32)))
+    settings = dict(settings, random_seed=saved["random_seed"])
+    resume = NUTSProgress(hmc_states(*(arrays[f"state.{name}"] for name in ("position", "logdensity",
+                                                                              "logdensity_grad"))),
+                          NUTSParameters(jnp.asarray(arrays["step_size"]), jnp.asarray(arrays["inverse_mass_matrix"])),
+                          arrays["draws"], {name[len("stats."):]: value for name, value in arrays.items()
+                                            if name.startswith("stats.")})
+    return key, resume, SamplingCheckpointer(path, settings, steps, seconds, done=done)
+
+
 def sample(
     draws: int = 1000,
     tune: int = 1000,
@@ -83,6 +116,9 @@ def sample(
     jitter: bool = True,
     cores: int | None = None,
     return_inferencedata: bool = True,
+    idata_kwargs: Mapping | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | str | datetime.timedelta | None = None,
 ):
     """Draw from the posterior with NUTS (BlackJAX), as ``pm.sample``.
 
@@ -113,9 +149,32 @@ def sample(
         unconstrained space (PyMC's ``jitter+adapt_diag``); a chain whose
         jittered start has no finite log density redraws it (10 tries) and
         otherwise starts unjittered.
+    model : credo.Model, optional
+        Default: the model of the current ``with`` block.
     cores : int, optional
         Accepted for PyMC compatibility: the chains always run together on one
         device.
+    return_inferencedata : bool
+        False: a dict of groups, each a dict of ``(chain, draw, ...)`` arrays.
+    idata_kwargs : dict, optional
+        ``{"log_likelihood": True}`` adds the pointwise log-likelihood group
+        (see :func:`credo.compute_log_likelihood`) for ``az.loo`` and
+        ``az.compare``; ``"coords"`` and ``"dims"`` add to the model's.
+
+    checkpoint : str or path-like, optional
+        Save the run to this file after tuning and as the draws go (every
+        ``checkpoint_every``, and at the end or at Ctrl-C), each save atomic.
+        Running the same call again after the process was killed skips the
+        tuning and continues the draws from the file: the result equals the
+        uninterrupted run's draw for draw (same seed); a larger ``draws``
+        continues further. A file written with other settings (model, data,
+        tune, chains, target_accept, max_treedepth, initvals, jitter, seed)
+        is refused with a :class:`~credo.errors.CheckpointError` naming what
+        differs, and not overwritten. Tuning itself cannot be checkpointed
+        (BlackJAX's window adaptation runs as one compiled call).
+    checkpoint_every : int, str or datetime.timedelta, optional
+        Draws between checkpoints (an int) or a time (``"30s"``, ``"5min"``);
+        default 60 seconds.
 
     Returns
     -------
@@ -124,9 +183,17 @@ def sample(
         ``sample_stats`` (diverging, energy, tree_depth, acceptance_rate,
         step_size, lp, n_steps; lp is the log density sampled, on the
         unconstrained space, Jacobians included), ``observed_data`` and
-        ``constant_data`` (the
-        ``cr.Data`` values). Save it with ``idata.to_netcdf(path)`` and read
-        it back with ``arviz.from_netcdf(path)``.
+        ``constant_data`` (the ``cr.Data`` values), and ``log_likelihood``
+        when asked for; dims and coordinate labels from the model's ``coords``
+        and ``dims``. Save it with ``idata.to_netcdf(path)`` and read it back
+        with ``arviz.from_netcdf(path)``.
+
+    Notes
+    -----
+    Ctrl-C during sampling returns the draws completed so far (after tuning)
+    with a warning; during tuning it raises
+    :class:`~credo.errors.SamplingInterrupted` at once, as there are no draws
+    to return.
 
     Examples
     --------
@@ -139,6 +206,15 @@ def sample(
     (2, 200)
     """
     del cores
+    prefetch_arviz()
+    check_model_argument(model, "sample")
+    check_seed(random_seed, "sample")
+    for name, value in (("progressbar", progressbar), ("jitter", jitter),
+                        ("return_inferencedata", return_inferencedata)):
+        check_bool(value, name, "sample")
+    if initvals is not None and not isinstance(initvals, Mapping):
+        raise FitError(f"sample: initvals must be a dict of start values; got {type(initvals).__name__}.")
+    idata_kwargs = check_idata_kwargs(idata_kwargs, "sample")
     model = modelcontext(model, what="sample")
     for name, value in (("draws", draws), ("chains", chains), ("max_treedepth", max_treedepth)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -158,31 +234,49 @@ def sample(
     data = dict(model.data_values)
     signature = data_signature(data)
     key = as_key(random_seed)
+    resume = checkpointer = None
+    if checkpoint is not None:
+        key, resume, checkpointer = _sampling_checkpoint(
+            checkpoint, checkpoint_every, compiled, data, key, random_seed is not None, draws=int(draws),
+            tune=int(tune), chains=int(chains), target_accept=float(target_accept),
+            max_treedepth=int(max_treedepth), initvals=initvals, jitter=bool(jitter))
     jitter_key, nuts_key = jax.random.split(key)
-    start = compiled.position_from_point(initvals)
-    positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
+    if resume is None:
+        start = compiled.position_from_point(initvals)
+        positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
+    else:
+        positions = resume.states.position
     programs = compiled.programs.get(NUTS(int(tune), float(target_accept), int(max_treedepth), signature), compiled)
     bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
     began = time.perf_counter()
     try:
-        flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
-                               num_draws=int(draws), target_accept=float(target_accept),
-                               max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs)
+        with InterruptFlag() as interrupt:
+            flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
+                                   num_draws=int(draws), target_accept=float(target_accept),
+                                   max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs,
+                                   interrupt=interrupt, resume=resume, checkpoint_fn=checkpointer)
     finally:
         bar.close()
     elapsed = time.perf_counter() - began
     chains_, draws_ = flat.shape[:2]
+    if draws_ < int(draws):
+        warnings.warn(f"Interrupted at draw {draws_} of {int(draws)}: returning the {draws_} draws of each chain "
+                      "completed after tuning.", stacklevel=2)
     constrain = compiled.programs.get(Constrain(signature), compiled)
     values = jax.device_get(constrain(jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
     posterior = {name: np.asarray(value).reshape((chains_, draws_) + value.shape[1:])
                  for name, value in values.items()}
     sample_stats = {name: stats[name] for name in STAT_NAMES if name in stats}
+    log_likelihood = None
+    if idata_kwargs.get("log_likelihood"):
+        log_likelihood = log_likelihood_values(model, posterior, compiled.observed_names)
     if not return_inferencedata:
-        return {"posterior": posterior, "sample_stats": sample_stats}
-    observed = {rv.name: np.asarray(model.data_values[rv.observed.name]) for rv in model.observed_variables}
-    constant = {name: np.asarray(model.data_values[name]) for name in model.data_vars}
-    idata = to_inference_data(posterior=posterior, sample_stats=sample_stats, observed_data=observed or None,
-                              constant_data=constant or None)
+        groups = {"posterior": posterior, "sample_stats": sample_stats}
+        return groups if log_likelihood is None else dict(groups, log_likelihood=log_likelihood)
+    observed, constant = observed_and_constant_data(model)
+    idata = to_inference_data(model, coords=idata_kwargs.get("coords"), dims=idata_kwargs.get("dims"),
+                              posterior=posterior, sample_stats=sample_stats, log_likelihood=log_likelihood,
+                              observed_data=observed, constant_data=constant)
     for group in ("posterior", "sample_stats"):
         idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": int(tune), "inference_library": "credo"})
     n_divergent = int(np.sum(stats["diverging"]))
