@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 
 from ..data import batch_rows, minibatch_fn
-from ..model.compile import build_distribution
 from .advi import ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
@@ -27,7 +26,7 @@ from .optimizers import Optimizer
 
 __all__ = [
     "ADVIInit", "ADVIChunk", "GaussianDraws", "Constrain", "Predictive", "PriorPredictive", "FiniteCheck", "LBFGS",
-    "Laplace", "NUTS", "LogDensity", "LogLikelihood", "pointwise_log_likelihood_fn",
+    "Laplace", "NUTS", "LogDensity", "LogLikelihood",
 ]
 
 #: Draws pushed through the model per compiled batch when constraining NUTS draws.
@@ -166,35 +165,6 @@ class Predictive:
         return compiled.jit(run, self.signature, static_argnums=3)
 
 
-def pointwise_log_likelihood_fn(model, names: tuple):
-    """``fn(free_values, data) -> {name: log-density of each observation}`` for the observed ``names``.
-
-    Elementwise over the observations (an event of a multivariate likelihood
-    counts as one observation), at constrained values of the free variables,
-    never scaled by ``total_size``.
-    """
-    observed = [rv for rv in model.observed_variables if rv.name in names]
-
-    def fn(free_values, data):
-        values = dict(data)
-        for rv in model.observed_variables:
-            values[rv.name] = data[rv.observed.name]
-        values.update(free_values)
-        cache: dict = {}
-        out = {}
-        for rv in observed:
-            d = build_distribution(rv, values, cache)
-            value = values[rv.name]
-            log_density = d.log_prob(value)
-            shape = jnp.shape(value)[: jnp.ndim(value) - len(d.event_shape)]
-            if jnp.shape(log_density) != shape:
-                log_density = jnp.broadcast_to(log_density, jnp.broadcast_shapes(jnp.shape(log_density), shape))
-            out[rv.name] = log_density
-        return out
-
-    return fn
-
-
 @dataclasses.dataclass(frozen=True)
 class LogLikelihood:
     """``run(free_values, data, size) -> {name: (n, ...)}``: the pointwise log-likelihood of the observed
@@ -204,7 +174,10 @@ class LogLikelihood:
     signature: tuple
 
     def build(self, compiled):
-        fn = pointwise_log_likelihood_fn(compiled.model, self.names)
+        names = self.names
+
+        def fn(free_values, data):
+            return compiled.log_likelihood_fn(free_values, data, names)
 
         def run(free_values, data, size):
             return map_in_batches(lambda values: fn(values, data), free_values, size)

@@ -331,6 +331,30 @@ class CompiledModel:
             out[det.name] = evaluate(det, values, cache)
         return out
 
+    def log_likelihood_fn(self, free_values: Mapping[str, jax.Array], data: Mapping[str, jax.Array],
+                          names: tuple) -> dict[str, jax.Array]:
+        """The log density of each observation of the observed variables ``names``, at constrained values
+        of the free variables.
+
+        Elementwise over the observations (an event of a multivariate
+        likelihood counts as one observation), never scaled by ``total_size``:
+        what ``az.loo`` and ``az.waic`` read.
+        """
+        values, cache = self.base_values(data), {}
+        values.update(free_values)
+        out = {}
+        for rv in self.observed_rvs:
+            if rv.name not in names:
+                continue
+            d = build_distribution(rv, values, cache)
+            value = values[rv.name]
+            log_density = d.log_prob(value)
+            shape = jnp.shape(value)[: jnp.ndim(value) - len(d.event_shape)]
+            if jnp.shape(log_density) != shape:
+                log_density = jnp.broadcast_to(log_density, jnp.broadcast_shapes(jnp.shape(log_density), shape))
+            out[rv.name] = log_density
+        return out
+
     def prior_sample_fn(self, key: jax.Array, data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
         """Ancestral draw of every free variable, deterministic and observed variable."""
         values, cache = self.base_values(data), {}
