@@ -535,17 +535,7 @@ def Deterministic(name: str, value: Node, *, dims: Any = None, model: Model | No
     >>> total.shape
     ()
     """
-    model = modelcontext(model, what=f"Deterministic({name!r}, ...)")
-    model.check_new_name(name)
-    label = f"Deterministic {name!r}"
-    expression = _as_node(value, label)
-    adopt_pending(model, [expression])
-    check_same_model(model, [("its value", expression)], label)
-    dims = _coords.normalize_dims(dims, label)
-    _coords.register_dims(model, name, dims, tuple(expression.shape), label)
-    node = DeterministicNode(name, expression)
-    model.add_variable(node)
-    return node
+    return _named_expression(DeterministicNode, "Deterministic", name, value, dims, model)
 
 
 def Potential(name: str, value: Node, *, dims: Any = None, model: Model | None = None) -> PotentialNode:
@@ -568,15 +558,20 @@ def Potential(name: str, value: Node, *, dims: Any = None, model: Model | None =
     ...     cr.Potential("keep_positive", cr.math.log(cr.math.sigmoid(10 * x)))  # doctest: +ELLIPSIS
     <PotentialNode ...>
     """
-    model = modelcontext(model, what=f"Potential({name!r}, ...)")
+    return _named_expression(PotentialNode, "Potential", name, value, dims, model)
+
+
+def _named_expression(node_type: type, kind: str, name: str, value: Any, dims: Any, model: Model | None):
+    """Record a ``Deterministic`` or ``Potential``: an expression of the model's variables under a name."""
+    model = modelcontext(model, what=f"{kind}({name!r}, ...)")
     model.check_new_name(name)
-    label = f"Potential {name!r}"
+    label = f"{kind} {name!r}"
     expression = _as_node(value, label)
     adopt_pending(model, [expression])
     check_same_model(model, [("its value", expression)], label)
     dims = _coords.normalize_dims(dims, label)
     _coords.register_dims(model, name, dims, tuple(expression.shape), label)
-    node = PotentialNode(name, expression)
+    node = node_type(name, expression)
     model.add_variable(node)
     return node
 
