@@ -23,14 +23,19 @@ from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField
-from .approximation import Approximation, FitInfo, FitSettings
+from .approximation import INIT_STREAM, Approximation, FitInfo, FitSettings
+from .diagnostics import report_fit
 from .driver import run_chunks
+from .flows import NormalizingFlow
 from .mode import laplace, laplace_start
 from .optimizers import Optimizer, as_optimizer
+from .pathfinder import PathfinderNormals
+from .pathfinder_fit import fit_pathfinder
 from .programs import ADVIChunk
 from .results import as_key
+from .svgd import SteinParticles
 
-__all__ = ["fit", "ADVI", "FullRankADVI", "LowRankADVI", "DEFAULT_CHUNK_SIZE", "INITS"]
+__all__ = ["fit", "ADVI", "FullRankADVI", "LowRankADVI", "SVGD", "NFVI", "Pathfinder", "DEFAULT_CHUNK_SIZE", "INITS"]
 
 #: Steps compiled into one ``lax.scan`` call; the progress bar moves once per chunk.
 DEFAULT_CHUNK_SIZE = 1000
@@ -123,9 +128,41 @@ class LowRankADVI(ADVI):
         super().__init__(obj_optimizer=obj_optimizer, obj_n_mc=obj_n_mc, rank=rank)
 
 
+class SVGD(ADVI):
+    """Stein variational gradient descent (Liu and Wang 2016), as ``pm.SVGD``: ``n_particles`` particles
+    moved together by the kernelised Stein direction (see :mod:`credo.inference.svgd`).
+
+    Examples
+    --------
+    >>> import credo as cr, numpy as np
+    >>> with cr.Model():
+    ...     mu = cr.Normal("mu", 0, 1)
+    ...     y = cr.Normal("y", mu, 1, observed=np.array([0.5, 1.0]))
+    ...     approx = cr.SVGD(n_particles=50).fit(n=500, random_seed=0, progressbar=False)
+    >>> approx.params["particles"].shape
+    (50, 1)
+    """
+
+    family_type = SteinParticles
+
+
+class NFVI(ADVI):
+    """Normalizing-flow variational inference: a full-rank Gaussian pushed through the flow layers of
+    ``flow`` (``"planar*8"``, ``"realnvp*4"``, ``"iaf*2"``, joined by ``-``; see :mod:`credo.inference.flows`)."""
+
+    family_type = NormalizingFlow
+
+
+class Pathfinder(ADVI):
+    """Pathfinder (Zhang et al. 2022): the ELBO-best normals along ``num_paths`` L-BFGS paths
+    (see :mod:`credo.inference.pathfinder`); one-shot, so ``n`` and the optimiser do not apply."""
+
+    family_type = PathfinderNormals
+
+
 #: Method names and the inference each stands for (``"laplace"`` is handled apart).
 METHODS: dict[str, type[ADVI]] = {"advi": ADVI, "meanfield": ADVI, "fullrank_advi": FullRankADVI,
-                                  "lowrank_advi": LowRankADVI}
+                                  "lowrank_advi": LowRankADVI, "svgd": SVGD, "nfvi": NFVI, "pathfinder": Pathfinder}
 
 
 def _inference(method, family_options: dict) -> ADVI:
@@ -147,6 +184,9 @@ def _inference(method, family_options: dict) -> ADVI:
                             f"accepts {', '.join(_FIT_ARGUMENTS + accepted)}.")
     return cls(**family_options)
 
+
+#: One-shot methods (no steps to take) and their drivers ``driver(model, method, key, start) -> Approximation``.
+ONE_SHOT = {PathfinderNormals: fit_pathfinder}
 
 _FIT_ARGUMENTS = ["n", "method", "model", "random_seed", "obj_optimizer", "obj_n_mc", "progressbar", "callbacks",
                   "start", "chunk_size", "init", "n_starts"]
@@ -312,6 +352,16 @@ def fit(
     if compiled.discrete_free:
         raise FitError(f"the free variables {compiled.discrete_free} are discrete; ADVI needs continuous ones.")
     check_data(model)
+    one_shot = ONE_SHOT.get(type(family))
+    if one_shot is not None:
+        given = {"obj_optimizer": obj_optimizer, "obj_n_mc": obj_n_mc, "callbacks": callbacks or None, "init": init,
+                 "n_starts": None if n_starts == 1 else n_starts}
+        if any(value is not None for value in given.values()):
+            raise FitError(f"method={family.name!r} is one-shot: {[k for k, v in given.items() if v is not None]} "
+                           "do not apply to it.")
+        approx = report_fit(one_shot(model, family, as_key(random_seed), start), progressbar)
+        inference.approx = approx
+        return approx
     optimizer = as_optimizer(obj_optimizer if obj_optimizer is not None else inference.obj_optimizer,
                              family.default_optimizer)
     num_mc = _positive_int(obj_n_mc if obj_n_mc is not None else inference.obj_n_mc, "obj_n_mc")
@@ -328,6 +378,7 @@ def fit(
         except NonFiniteLossError as error:
             inference.approx = error.approximation
             raise
+        approx = report_fit(approx, progressbar)
         inference.approx = approx
         return approx
     if callbacks:
@@ -335,6 +386,7 @@ def fit(
                        "continue the best with approx.refine(n, callbacks=[...]).")
     approx = _fit_multi(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, n_starts,
                         progressbar)
+    approx = report_fit(approx, progressbar)
     inference.approx = approx
     return approx
 
@@ -369,7 +421,8 @@ def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chun
     states, map_results = [], []
     for i in range(n_starts):
         start_kwargs, result = _starting_gaussian(compiled, family, init_name, position + jitter[i], data)
-        states.append(algorithm.init(start_kwargs.pop("position"), **start_kwargs))
+        states.append(algorithm.init(start_kwargs.pop("position"), key=jax.random.fold_in(keys[i], INIT_STREAM),
+                                     **start_kwargs))
         map_results.append(result)
     states = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states)
     spec = ADVIChunk(family, optimizer, num_mc, chunk_size, tuple(model.minibatches), data_signature(data),

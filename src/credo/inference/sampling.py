@@ -21,6 +21,7 @@ from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .nuts import STAT_NAMES, run_nuts
+from .pathfinder_fit import pathfinder_initial_positions
 from .programs import NUTS, Constrain, FiniteCheck
 from .results import as_key, to_inference_data
 
@@ -28,6 +29,8 @@ __all__ = ["sample"]
 
 #: Tries at a jittered start with a finite log density before a chain starts unjittered.
 JITTER_TRIES = 10
+#: How ``sample(init=...)`` starts the chains.
+INITS = ("auto", "jitter+adapt_diag", "adapt_diag", "pathfinder")
 
 
 def _initial_positions(compiled, start: jax.Array, data, chains: int, key: jax.Array, jitter: bool) -> jax.Array:
@@ -81,6 +84,7 @@ def sample(
     jitter: bool = True,
     cores: int | None = None,
     return_inferencedata: bool = True,
+    init: str = "auto",
 ):
     """Draw from the posterior with NUTS (BlackJAX), as ``pm.sample``.
 
@@ -114,6 +118,14 @@ def sample(
     cores : int, optional
         Accepted for PyMC compatibility: the chains always run together on one
         device.
+    init : {"auto", "jitter+adapt_diag", "adapt_diag", "pathfinder"}
+        Where the chains start. ``"auto"`` and ``"jitter+adapt_diag"``: as
+        ``jitter`` says; ``"adapt_diag"``: at the initial point; ``"pathfinder"``:
+        at draws of a 4-path Pathfinder approximation, Pareto-smoothed
+        importance resampled (see :func:`credo.fit` with
+        ``method="pathfinder"``), which puts them in the typical set before
+        the warm-up starts (fewer warm-up divergences on hierarchical models
+        and networks).
 
     Returns
     -------
@@ -157,8 +169,14 @@ def sample(
     signature = data_signature(data)
     key = as_key(random_seed)
     jitter_key, nuts_key = jax.random.split(key)
+    if init not in INITS:
+        raise FitError(f"sample: init must be one of {INITS}; got {init!r}.")
     start = compiled.position_from_point(initvals)
-    positions = _initial_positions(compiled, start, data, int(chains), jitter_key, jitter)
+    if init == "pathfinder":
+        positions = pathfinder_initial_positions(model, int(chains), jitter_key, initvals)
+    else:
+        positions = _initial_positions(compiled, start, data, int(chains), jitter_key,
+                                       jitter and init != "adapt_diag")
     programs = compiled.programs.get(NUTS(int(tune), float(target_accept), int(max_treedepth), signature), compiled)
     bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
     began = time.perf_counter()
