@@ -250,8 +250,15 @@ def fit(
     method : str or ADVI
         ``"advi"`` (mean-field), ``"fullrank_advi"``, ``"lowrank_advi"``
         (with ``rank=k``), ``"laplace"`` (the Gaussian at the mode with the
-        inverse Hessian as covariance; no ADVI steps), or an inference object
-        such as ``cr.ADVI()``.
+        inverse Hessian as covariance; no ADVI steps), ``"svgd"`` (particles,
+        ``n_particles=100``, ``jitter=1``), ``"nfvi"`` (normalizing flows,
+        ``flow="planar*8"``, ``nn_width=32``), ``"pathfinder"`` (one-shot:
+        ``num_paths=4``, ``history_size=6``, ``maxiter=1000``,
+        ``num_elbo_draws=25``, ``jitter=2``; ``n`` and the optimiser do not
+        apply), or an inference object such as ``cr.ADVI()``, ``cr.SVGD()``.
+        Every fit ends with the Pareto k-hat verdict of
+        :meth:`Approximation.diagnose` (``approx.diagnosis``; a warning above
+        0.7; ``cr.config(diagnose_draws=0)`` turns it off).
     model : credo.Model, optional
         Default: the model of the current ``with`` block.
     random_seed : int or key, optional
@@ -303,7 +310,10 @@ def fit(
         All final losses are in ``approx.start_losses``. The first start
         reproduces the single fit of the same seed.
     **family_options
-        Options of the family: ``rank`` for ``method="lowrank_advi"``.
+        Options of the method: ``rank`` for ``method="lowrank_advi"``,
+        ``n_particles`` for ``"svgd"``, ``flow`` for ``"nfvi"``, ``num_paths``
+        for ``"pathfinder"`` (see ``method``); an option of another method is
+        a TypeError naming the accepted ones.
 
     Returns
     -------
