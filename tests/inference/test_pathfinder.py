@@ -134,8 +134,13 @@ def test_pathfinder_starts_nuts_chains_in_the_posterior():
     values = compiled.unflatten(positions)
     assert np.all(np.abs(values["theta_tilde"]) < 4.0)  # draws of N(0, 1)-like marginals, not 10-sigma outliers
     assert np.all(np.isfinite([compiled.logdensity_fn(row, dict(model.data_values)) for row in positions]))
-    with model:
+    with model, pytest.raises(FitError, match="init"):
+        cr.sample(draws=10, tune=10, init="advi", progressbar=False)
+
+
+@pytest.mark.slow
+def test_sample_starts_at_pathfinder_draws():
+    # Warm-up divergences with and without: benchmarks/pathfinder_init.py (a statistical comparison).
+    with _schools():
         idata = cr.sample(draws=50, tune=50, chains=2, init="pathfinder", random_seed=0, progressbar=False)
-        with pytest.raises(FitError, match="init"):
-            cr.sample(draws=10, tune=10, init="advi", progressbar=False)
     assert idata.posterior["mu"].shape == (2, 50)
