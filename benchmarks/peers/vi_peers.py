@@ -85,7 +85,6 @@ def pymc_summary(idata, model, target, test):
         X_test, y_test = test
         with model:
             pm.set_data({"x_in": X_test, "y_out": np.zeros_like(y_test)})
-            draws = idata.posterior
             p = pm.sample_posterior_predictive(idata, var_names=["p"], progressbar=False,
                                                return_inferencedata=True).posterior_predictive["p"]
         return {"accuracy": float(((p.mean(("chain", "draw")).values > 0.5) == y_test).mean())}

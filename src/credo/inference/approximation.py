@@ -207,7 +207,7 @@ class Approximation:
         spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
                          data_signature(data))
         runner = compiled.programs.get(spec, compiled)
-        info = dataclasses.replace(self.info, stop_reason=None)
+        info = dataclasses.replace(self.info, stop_reason=None, diagnosis=None)  # the verdict was on the old state
 
         def result(state, hist, stop_reason=None):
             return dataclasses.replace(self, state=state, hist=hist,

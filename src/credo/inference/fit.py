@@ -352,8 +352,8 @@ def fit(
     if isinstance(method, str) and method.lower() == "laplace":
         if family_options or n_starts != 1 or callbacks or init not in (None, "map"):
             raise FitError("method='laplace' takes no ADVI options (n_starts, callbacks, init, family options).")
-        return laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
-                       obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size)
+        return report_fit(laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
+                                  obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size), progressbar)
     inference = _inference(method, family_options)
     family = inference.family
     compiled = model.compile()
@@ -411,7 +411,7 @@ def _continue(approx, n: int, progressbar: bool, callbacks, family_options: dict
     if given:
         raise FitError(f"start=approx continues that fit with its own optimiser, key and family: {given} do not "
                        "apply; start a new fit to change them.")
-    return approx.refine(n, progressbar=progressbar, callbacks=callbacks)
+    return report_fit(approx.refine(n, progressbar=progressbar, callbacks=callbacks), progressbar)
 
 
 def _final_loss(losses: np.ndarray, n: int) -> np.ndarray:
