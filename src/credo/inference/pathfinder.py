@@ -52,7 +52,7 @@ from ..errors import FitError
 from .advi import LOG_2PI, ADVIState, VariationalAlgorithm
 from .method import VariationalMethod
 
-__all__ = ["PathfinderNormals", "PathfinderResult", "pathfinder_fn", "lbfgs_path"]
+__all__ = ["PathfinderNormals", "PathfinderResult", "pathfinder_fn", "lbfgs_path", "difference_pairs", "normal_at"]
 
 #: Largest number of function evaluations of one line search.
 MAX_LINESEARCH_STEPS = 20
@@ -284,18 +284,25 @@ def lbfgs_path(logdensity_fn: Callable, position: jax.Array, data: Any, *, maxit
 
 # --- the normal at an iterate ----------------------------------------------------------------
 
-def normal_at(path: LBFGSPath, index: jax.Array, history_size: int) -> dict:
-    """The parameters of the Pathfinder normal at iterate ``index`` of ``path``."""
-    from blackjax.optimizers.lbfgs import lbfgs_inverse_hessian_factors
-
+def difference_pairs(path: LBFGSPath, history_size: int) -> tuple[jax.Array, jax.Array]:
+    """The path's position and objective-gradient differences, zero where rejected, with ``history_size``
+    rows of zeros in front (so that every iterate has a full window). Computed once per path."""
     differences = jnp.diff(path.positions, axis=0)
     # The objective's gradient differences: gradients holds grad log p.
     gradient_differences = -jnp.diff(path.gradients, axis=0)
     accepted = path.accepted[1:, None]
     pad = ((history_size, 0), (0, 0))
-    differences = jnp.pad(jnp.where(accepted, differences, 0.0), pad)
-    gradient_differences = jnp.pad(jnp.where(accepted, gradient_differences, 0.0), pad)
+    return (jnp.pad(jnp.where(accepted, differences, 0.0), pad),
+            jnp.pad(jnp.where(accepted, gradient_differences, 0.0), pad))
+
+
+def normal_at(path: LBFGSPath, pairs: tuple[jax.Array, jax.Array], index: jax.Array, history_size: int) -> dict:
+    """The parameters of the Pathfinder normal at iterate ``index`` of ``path`` (``pairs`` from
+    :func:`difference_pairs`)."""
+    from blackjax.optimizers.lbfgs import lbfgs_inverse_hessian_factors
+
     window = index + jnp.arange(history_size)
+    differences, gradient_differences = pairs
     alpha = path.alphas[index]
     beta, gamma = lbfgs_inverse_hessian_factors(differences[window].T, gradient_differences[window].T, alpha)
     position, gradient = path.positions[index], path.gradients[index]
@@ -345,23 +352,33 @@ def pathfinder_fn(logdensity_fn: Callable, method: PathfinderNormals) -> Callabl
 def _pathfinder(key, initial_positions, data, *, logdensity_fn, maxiter, history_size, num_elbo_draws):
     paths = jax.vmap(lambda x: lbfgs_path(logdensity_fn, x, data, maxiter=maxiter,
                                           history_size=history_size))(initial_positions)
+    pairs = jax.vmap(lambda path: difference_pairs(path, history_size))(paths)
     longest = jnp.max(paths.num_iterations)
     num_paths = initial_positions.shape[0]
 
-    def elbo_at(index):
-        def compute(_):
-            keys = jax.random.split(jax.random.fold_in(key, index), num_paths)
+    def at(index):
+        keys = jax.random.split(jax.random.fold_in(key, index), num_paths)
 
-            def one(path, path_key):
-                params = normal_at(path, index, history_size)
-                value = _elbo(logdensity_fn, data, params, path_key, num_elbo_draws)
-                return jnp.where(index <= path.num_iterations, value, -jnp.inf)
+        def one(path, path_pairs, path_key):
+            params = normal_at(path, path_pairs, index, history_size)
+            value = _elbo(logdensity_fn, data, params, path_key, num_elbo_draws)
+            return params, jnp.where(index <= path.num_iterations, value, -jnp.inf)
 
-            return jax.vmap(one)(paths, keys)
+        return jax.vmap(one)(paths, pairs, keys)
 
-        return jax.lax.cond(index <= longest, compute, lambda _: jnp.full(num_paths, -jnp.inf), None)
+    def visit(best, index):
+        """Keep each path's best normal so far; the iterates past the longest path are skipped."""
+        def compute(best):
+            params, elbo = at(index)
+            better = elbo > best[1]
+            keep = lambda new, old: jnp.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+            return (jax.tree_util.tree_map(keep, params, best[0]), jnp.where(better, elbo, best[1]),
+                    jnp.where(better, index, best[2])), elbo
 
-    elbo = jax.lax.map(elbo_at, jnp.arange(maxiter + 1)).T
-    best = jnp.argmax(elbo, axis=1)
-    params = jax.vmap(lambda path, index: normal_at(path, index, history_size))(paths, best)
-    return PathfinderResult(params, elbo, best, paths.num_iterations)
+        return jax.lax.cond(index <= longest, compute, lambda best: (best, jnp.full(num_paths, -jnp.inf)), best)
+
+    shapes = jax.eval_shape(lambda: at(0)[0])
+    start = (jax.tree_util.tree_map(lambda shape: jnp.zeros(shape.shape, shape.dtype), shapes),
+             jnp.full(num_paths, -jnp.inf, initial_positions.dtype), jnp.zeros(num_paths, jnp.int32))
+    (params, _, best), elbo = jax.lax.scan(visit, start, jnp.arange(maxiter + 1))
+    return PathfinderResult(params, elbo.T, best, paths.num_iterations)
