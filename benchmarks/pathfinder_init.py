@@ -18,7 +18,7 @@ divergences come from the start or from the adaptation.
 Measured 2026-11-30 (2 shared cores, load 6-8; tune 1,000): eight schools, 20 chains: 128 / 133 / 126
 warm-up divergences (jitter / pathfinder / pathfinder+mass), 0 after tuning; tutorial, 12 chains:
 1,182 / 1,225 warm-up, 24 / 9 after tuning. The warm-up divergences sit at the first steps of the
-slow windows (75+25, 150, 250, 450, 950 with BlackJAX's schedule), where the dual averaging
+slow windows (steps 101, 151, 251, 451, 951 of a 1,000-step warm-up), where the dual averaging
 restarts from 10x the step size: the start does not change them.
 """
 from __future__ import annotations
