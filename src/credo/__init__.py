@@ -20,7 +20,7 @@ from .distributions import (
     HalfNormal, HalfStudentT, InverseGamma, Laplace, LogNormal, MvNormal, Normal, Poisson, StudentT, Uniform,
 )
 from .inference.approximation import Approximation, load_approximation
-from .inference.fit import ADVI, FullRankADVI, LowRankADVI, fit
+from .inference.fit import ADVI, NFVI, SVGD, FullRankADVI, LowRankADVI, Pathfinder, fit
 from .inference.mode import find_MAP
 from .inference.optimizers import adagrad_window
 from .inference.likelihood import compute_log_likelihood
@@ -38,7 +38,7 @@ __all__ = [
     "Normal", "HalfNormal", "StudentT", "HalfStudentT", "Laplace", "Cauchy", "HalfCauchy", "Exponential", "Gamma",
     "InverseGamma", "Beta", "Uniform", "LogNormal", "Flat", "HalfFlat", "Bernoulli", "Binomial", "Poisson",
     "Categorical", "MvNormal", "Dirichlet",
-    "fit", "ADVI", "FullRankADVI", "LowRankADVI", "Approximation", "adagrad_window",
+    "fit", "ADVI", "FullRankADVI", "LowRankADVI", "SVGD", "NFVI", "Pathfinder", "Approximation", "adagrad_window",
     "sample_posterior_predictive", "sample_prior_predictive", "sample_ppc", "compute_log_likelihood",
     "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn", "config",
     "metrics", "plots", "datasets",

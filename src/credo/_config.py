@@ -22,6 +22,11 @@ credo applies its settings once, when it is imported, and again only when
 ``prefetch_arviz``
     Import arviz in a background thread when the first fit starts, so that
     the import overlaps with compiling (once per process).
+``diagnose_draws``
+    Draws from the approximation behind the importance-sampling verdict
+    (Pareto k-hat) that ``cr.fit`` gives at the end of every fit; 0 turns the
+    verdict off. Default 256: one compiled program per model and method, a
+    few milliseconds a fit for small models.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Settings:
     small_model_xla: bool = True
     program_cache_size: int = 64
     prefetch_arviz: bool = True
+    diagnose_draws: int = 256
 
 
 def _default_cache_dir() -> str:
@@ -103,7 +109,8 @@ _UNSET: Any = object()
 
 
 def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bool = _UNSET,
-           program_cache_size: int = _UNSET, prefetch_arviz: bool = _UNSET) -> Settings:
+           program_cache_size: int = _UNSET, prefetch_arviz: bool = _UNSET,
+           diagnose_draws: int = _UNSET) -> Settings:
     """Read or change credo's process-wide settings.
 
     Called with no argument it returns the settings in force. Each argument
@@ -122,6 +129,9 @@ def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bo
         Compiled programs kept per model (at least 1).
     prefetch_arviz : bool, optional
         Import arviz in the background when the first fit starts.
+    diagnose_draws : int, optional
+        Draws behind the Pareto k-hat verdict at the end of every fit (0:
+        no verdict; otherwise at least 10).
 
     Returns
     -------
@@ -159,6 +169,12 @@ def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bo
                 or program_cache_size < 1:
             raise ConfigError(f"config: program_cache_size must be a positive integer; got {program_cache_size!r}.")
         changes["program_cache_size"] = int(program_cache_size)
+    if diagnose_draws is not _UNSET:
+        if isinstance(diagnose_draws, bool) or not isinstance(diagnose_draws, (int, np.integer)) \
+                or not (diagnose_draws == 0 or diagnose_draws >= 10):
+            raise ConfigError(f"config: diagnose_draws must be 0 (no verdict) or an integer of at least 10; got "
+                              f"{diagnose_draws!r}.")
+        changes["diagnose_draws"] = int(diagnose_draws)
     if changes:
         _settings = dataclasses.replace(_settings, **changes)
         if "compilation_cache" in changes:

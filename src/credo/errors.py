@@ -99,6 +99,10 @@ class NonFiniteLossError(CredoError, FloatingPointError):
         self.approximation = approximation
 
 
+class ApproximationWarning(UserWarning):
+    """An approximation's importance-sampling diagnostic (Pareto k-hat above 0.7) says its draws are unreliable."""
+
+
 def check_keywords(what: str, given, accepted) -> None:
     """Raise ``TypeError`` naming the keyword arguments of ``given`` that ``what`` does not take.
 

@@ -89,8 +89,9 @@ def test_ctrl_c_during_fit_returns_the_steps_done_within_a_second():
     assert result["reason"] == f"Interrupted at step {steps}"
     assert any(f"Interrupted at step {steps}" in message for message in result["warnings"])
     # Calls are sized to about 0.25 s: the interrupt waits for at most the running call (a chunk of 1,000
-    # steps takes over a second). Generous bound for a loaded machine; BENCHMARKS.md has the measured figure.
-    assert latency < 2.0, latency
+    # steps takes over a second). Generous bound for a loaded machine (4x the target); BENCHMARKS.md has the
+    # measured figure.
+    assert latency < 4.0, latency
 
 
 SAMPLE_SCRIPT = """

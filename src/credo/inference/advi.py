@@ -27,6 +27,7 @@ import numpyro.distributions as ndist
 import optax
 
 from ..errors import FitError
+from .method import VariationalMethod
 from .optimizers import OptimizerSpec
 
 __all__ = [
@@ -56,33 +57,17 @@ def _raw_cholesky(cholesky):
 
 
 @dataclasses.dataclass(frozen=True)
-class GaussianFamily:
+class GaussianFamily(VariationalMethod):
     """A Gaussian family on the flat unconstrained space (a frozen, hashable spec).
 
-    Class attributes give the family's policy:
-
-    name : str
-        The family's name (``label`` adds its options, e.g. ``"lowrank3"``).
-    default_init : {"initial_point", "map"}
-        Where ``cr.fit`` starts it when ``init`` is not given.
-    whiten_at_map : bool
-        Whether a start at the mode optimises in the frame of the mode and
-        the Laplace Cholesky factor (see the module doc).
-    default_optimizer : OptimizerSpec
-        The optimiser ``cr.fit`` uses when ``obj_optimizer`` is not given.
+    Class attributes give the family's policy (see
+    :class:`~credo.inference.method.VariationalMethod`): ``name``,
+    ``default_init``, ``whiten_at_map`` (whether a start at the mode
+    optimises in the frame of the mode and the Laplace Cholesky factor),
+    ``default_optimizer``.
 
     Methods take the family's parameters, a dict of arrays.
     """
-
-    name: ClassVar[str] = ""
-    default_init: ClassVar[str] = "initial_point"
-    whiten_at_map: ClassVar[bool] = False
-    default_optimizer: ClassVar[OptimizerSpec] = OptimizerSpec("adam", 1e-3)
-
-    @property
-    def label(self) -> str:
-        """The family's name with its options: what saved files record."""
-        return self.name
 
     def init(self, mean, std, cholesky=None) -> dict:  # pragma: no cover - interface
         """Parameters of the Gaussian with this mean and diagonal ``std`` (or Cholesky factor)."""
@@ -107,10 +92,6 @@ class GaussianFamily:
     def log_prob(self, params, x):  # pragma: no cover - interface
         """Log density of the Gaussian at ``x`` (``(..., d)``)."""
         raise NotImplementedError
-
-    def start_at_mode(self, mode, cholesky) -> dict:
-        """Keyword arguments of ``algorithm.init`` for a start at the mode with that Laplace Cholesky factor."""
-        return {"position": mode, "cholesky": cholesky, "whiten": self.whiten_at_map}
 
     # --- the method's interface: what Approximation and the drivers call -----------------------
     # A method spec that is not a Gaussian family (particles, flows) implements these.
@@ -357,12 +338,13 @@ def natural_params(family: GaussianFamily, params: dict, frame: Frame | None) ->
 # --- the algorithm ---------------------------------------------------------------------------
 
 class ADVIState(NamedTuple):
-    """State of an ADVI fit.
+    """State of a variational fit (ADVI, and every other method: see :mod:`credo.inference.method`).
 
     Attributes
     ----------
     params : dict of Array
-        The family's variational parameters (in the frame, if any).
+        The method's variational parameters (in the frame, if any): a flat
+        dict of arrays, so that saved files hold them by name.
     opt_state : optax.OptState
         The optimiser's state.
     step : Array
@@ -395,7 +377,7 @@ class ADVIInfo(NamedTuple):
 
 
 class VariationalAlgorithm(NamedTuple):
-    """``init(position, std=None, cholesky=None, whiten=False) -> ADVIState``;
+    """``init(position, std=None, cholesky=None, whiten=False, key=None) -> ADVIState``;
     ``step(key, state, data) -> (ADVIState, ADVIInfo)``;
     ``loss(state, key, data) -> scalar``, the negative ELBO the step estimates."""
 
@@ -441,12 +423,13 @@ def advi(
             expected_logdensity = jnp.mean(jax.vmap(logdensity_fn, (0, None))(draws, data))
         return -(expected_logdensity + entropy(family, params, frame))
 
-    def init(position, std=None, cholesky=None, whiten: bool = False) -> ADVIState:
+    def init(position, std=None, cholesky=None, whiten: bool = False, key=None) -> ADVIState:
         """The state of a Gaussian with mean ``position`` and diagonal ``std``
         (default softplus(0), as PyMC starts) or Cholesky factor ``cholesky``.
 
         With ``whiten=True`` the Gaussian is parameterised in the frame
         ``position + cholesky @ u``: the optimiser starts from ``u ~ N(0, I)``.
+        ``key`` is not used (the start of a Gaussian is not random).
         """
         position = jnp.asarray(position)
         if std is None:

@@ -15,13 +15,15 @@ from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
-from .advi import ADVIState, GaussianFamily
+from .advi import ADVIState
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
+from .diagnostics import Diagnosis, diagnose, importance_draws, psis, resample
 from .driver import chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
-from .optimizers import Optimizer
-from .programs import ADVIChunk, ADVIInit, GaussianDraws
 from .likelihood import check_idata_kwargs, log_likelihood_values
+from .method import VariationalMethod
+from .optimizers import Optimizer
+from .programs import ADVIChunk, ADVIInit, Constrain, GaussianDraws
 from .results import as_key, observed_and_constant_data, to_inference_data
 
 __all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "approximation_from_fields",
@@ -29,6 +31,10 @@ __all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "app
 
 #: Draws used for the constrained-space mean and std of transformed variables (once per approximation).
 MOMENT_DRAWS = 4000
+#: Where the key of a method's random start (SVGD's particles) is folded from the fit's key.
+INIT_STREAM = 0x1A17
+#: Ways ``sample(importance=...)`` reweights draws.
+IMPORTANCE = ("psis",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +71,16 @@ class FitInfo:
         The start kept (the lowest final loss).
     map_result : MAPResult or None
         The L-BFGS outcome where the fit started at the mode.
+    diagnosis : Diagnosis or None
+        The importance-sampling verdict ``cr.fit`` gives at the end of a fit
+        (see :meth:`Approximation.diagnose`).
     """
 
     stop_reason: str | None = None
     start_losses: np.ndarray | None = None
     best_start: int | None = None
     map_result: object = None
+    diagnosis: object = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -83,7 +93,7 @@ class Approximation:
     Attributes
     ----------
     model : credo.Model
-    family : GaussianFamily
+    family : VariationalMethod
     state : ADVIState
         Parameters, frame, optimiser state and step count: everything needed
         to continue.
@@ -107,7 +117,7 @@ class Approximation:
     """
 
     model: Model
-    family: GaussianFamily
+    family: VariationalMethod
     state: ADVIState
     key: jax.Array
     hist: np.ndarray
@@ -122,7 +132,7 @@ class Approximation:
         object.__setattr__(self, "hist", hist)
 
     @classmethod
-    def start(cls, model: Model, family: GaussianFamily, optimizer: Optimizer, key: jax.Array, *, num_mc: int = 1,
+    def start(cls, model: Model, family: VariationalMethod, optimizer: Optimizer, key: jax.Array, *, num_mc: int = 1,
               chunk_size: int = 1000, position=None, std=None, cholesky=None, whiten: bool = False,
               map_result=None) -> "Approximation":
         """A fresh approximation (no step taken) with mean ``position`` and ``std`` or ``cholesky``."""
@@ -131,7 +141,7 @@ class Approximation:
             position = compiled.initial_position()
         data = dict(model.data_values)
         init = compiled.programs.get(ADVIInit(family, optimizer, bool(whiten), data_signature(data)), compiled)
-        state = init(position, std=std, cholesky=cholesky)
+        state = init(position, std=std, cholesky=cholesky, key=jax.random.fold_in(key, INIT_STREAM))
         return cls(model, family, state, key, np.zeros(0, np.float32),
                    FitSettings(optimizer, int(num_mc), int(chunk_size)), FitInfo(map_result=map_result))
 
@@ -206,6 +216,9 @@ class Approximation:
             checkpoint: Callable[["Approximation"], Callable] | None = None) -> "Approximation":
         """``refine`` without the argument checks, for the drivers; ``checkpoint(result_fn)`` builds the
         driver's ``checkpoint_fn`` (see :class:`credo.inference.checkpoint.Checkpointer`)."""
+        if not self.family.iterative:
+            raise FitError(f"{self.family.name} is a one-shot method: there are no iterations to continue; fit "
+                           "again (with other options) instead.")
         settings = self.settings
         if settings.optimizer is None:
             raise FitError(
@@ -220,7 +233,7 @@ class Approximation:
         spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
                          data_signature(data))
         runner = compiled.programs.get(spec, compiled)
-        info = dataclasses.replace(self.info, stop_reason=None)
+        info = dataclasses.replace(self.info, stop_reason=None, diagnosis=None)  # the verdict was on the old state
 
         def result(state, hist, stop_reason=None):
             return dataclasses.replace(self, state=state, hist=hist,
@@ -288,7 +301,8 @@ class Approximation:
         return run(key, self.state, data, draws)
 
     def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None,
-               idata_kwargs: dict | None = None):
+               idata_kwargs: dict | None = None,
+               importance: str | None = None):
         """Draw from the approximation: free variables and deterministics.
 
         Parameters
@@ -307,6 +321,13 @@ class Approximation:
             ``{"log_likelihood": True}`` adds the pointwise log-likelihood
             group (at the model's current data) for ``az.loo``/``az.compare``;
             ``"coords"`` and ``"dims"`` add to the model's.
+        importance : {"psis"}, optional
+            ``"psis"``: draw ``draws`` from the approximation, weigh each by
+            ``p / q`` with Pareto smoothing (see :meth:`diagnose`) and
+            resample ``draws`` of them with replacement by those weights:
+            draws closer to the posterior where k-hat <= 0.7 (with repeats;
+            how many distinct draws there are is about the importance ESS).
+            Not for particle approximations (no density).
 
         Returns
         -------
@@ -335,7 +356,10 @@ class Approximation:
         idata_kwargs = check_idata_kwargs(idata_kwargs, what)
         if data is not None and not isinstance(data, Mapping):
             raise FitError(f"{what}: data must be a dict of Data values; got {type(data).__name__}.")
-        values = jax.device_get(self._constrained(as_key(random_seed), draws, data))
+        if importance is None:
+            values = jax.device_get(self._constrained(as_key(random_seed), draws, data))
+        else:
+            values = self._importance_resampled(as_key(random_seed), draws, importance, data)
         values = {name: np.asarray(value) for name, value in values.items()}
         log_likelihood = None
         if idata_kwargs.get("log_likelihood"):
@@ -351,6 +375,47 @@ class Approximation:
         return to_inference_data(self.model, coords=idata_kwargs.get("coords"), dims=idata_kwargs.get("dims"),
                                  posterior={name: value[None] for name, value in values.items()},
                                  log_likelihood=log_likelihood, observed_data=observed, constant_data=constant)
+
+    def _importance_resampled(self, key: jax.Array, draws: int, importance, data) -> dict:
+        if importance not in IMPORTANCE:
+            raise FitError(f"importance must be one of {IMPORTANCE} or None; got {importance!r}.")
+        data = dict(self.model.data_values) if data is None else check_data_arguments(self.model, data)
+        draw_key, choice_key = jax.random.split(key)
+        flat, log_ratios = importance_draws(self, draw_key, max(draws, 2), data)
+        log_weights, _ = psis(log_ratios)
+        chosen = flat[resample(choice_key, log_weights, draws)]
+        compiled = self.compiled
+        constrain = compiled.programs.get(Constrain(data_signature(data)), compiled)
+        return jax.device_get(constrain(chosen, data))
+
+    # verdict ------------------------------------------------------------------
+    def diagnose(self, draws: int = 1000, random_seed=None) -> Diagnosis:
+        """Pareto-smoothed importance sampling of ``p / q``: can the approximation be trusted?
+
+        Draws ``draws`` from the approximation, computes the model's log
+        density (Jacobians included) and the approximation's at each, and
+        gives ArviZ's Pareto k-hat of the ratios with the effective sample
+        size of the smoothed weights. k-hat < 0.5: good; up to 0.7: usable,
+        better with ``sample(importance="psis")``; above 0.7: unreliable
+        (see :mod:`credo.inference.diagnostics`). ``cr.fit`` gives this
+        verdict at the end of every fit (``approx.info.diagnosis``).
+
+        Examples
+        --------
+        >>> import credo as cr, numpy as np
+        >>> with cr.Model():
+        ...     mu = cr.Normal("mu", 0, 1)
+        ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+        ...     approx = cr.fit(n=3000, random_seed=0, progressbar=False)
+        >>> approx.diagnose(draws=500).verdict
+        'good'
+        """
+        return diagnose(self, draws, as_key(0 if random_seed is None else random_seed))
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        """The verdict the fit ended with (None if it was turned off or not made)."""
+        return self.info.diagnosis
 
     # saving -------------------------------------------------------------------
     def save(self, path) -> None:

@@ -213,7 +213,7 @@ _STATE_FIELDS = ("position", "logdensity", "logdensity_grad")
 
 
 def sample_settings(*, variables: list, data: Mapping, tune: int, chains: int, target_accept: float,
-                    max_treedepth: int, key, initvals: Mapping | None, jitter: bool) -> dict:
+                    max_treedepth: int, key, initvals: Mapping | None, jitter: bool, init: str = "auto") -> dict:
     """What a sampling checkpoint must share with the ``cr.sample`` call that continues it."""
     return {
         "variables": [f"{v['name']}{tuple(v['shape'])}:{v['transform']}" for v in variables],
@@ -224,6 +224,7 @@ def sample_settings(*, variables: list, data: Mapping, tune: int, chains: int, t
         "max_treedepth": int(max_treedepth),
         "initvals": _arrays_digest(dict(initvals)) if initvals else None,
         "jitter": bool(jitter),
+        "init": str(init),
         "random_seed": np.asarray(jax.random.key_data(key)).ravel().tolist(),
     }
 

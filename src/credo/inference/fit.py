@@ -25,19 +25,24 @@ from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField
-from .approximation import Approximation, FitInfo, FitSettings, approximation_from_fields
+from .approximation import INIT_STREAM, Approximation, FitInfo, FitSettings, approximation_from_fields
 from .checkpoint import (
     CheckpointError, Checkpointer, check_settings, checkpoint_interval, checkpoint_path, fit_settings,
 )
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed
+from .diagnostics import report_fit
 from .driver import run_chunks
+from .flows import NormalizingFlow
 from .io import describe_variables, read_fields, read_metadata, save_approximation
 from .mode import laplace, laplace_start
 from .optimizers import Optimizer, as_optimizer
+from .pathfinder import PathfinderNormals
+from .pathfinder_fit import fit_pathfinder
 from .programs import ADVIChunk
 from .results import as_key
+from .svgd import SteinParticles
 
-__all__ = ["fit", "ADVI", "FullRankADVI", "LowRankADVI", "DEFAULT_CHUNK_SIZE", "INITS"]
+__all__ = ["fit", "ADVI", "FullRankADVI", "LowRankADVI", "SVGD", "NFVI", "Pathfinder", "DEFAULT_CHUNK_SIZE", "INITS"]
 
 #: Steps compiled into one ``lax.scan`` call; the progress bar moves once per chunk.
 DEFAULT_CHUNK_SIZE = 1000
@@ -130,9 +135,41 @@ class LowRankADVI(ADVI):
         super().__init__(obj_optimizer=obj_optimizer, obj_n_mc=obj_n_mc, rank=rank)
 
 
+class SVGD(ADVI):
+    """Stein variational gradient descent (Liu and Wang 2016), as ``pm.SVGD``: ``n_particles`` particles
+    moved together by the kernelised Stein direction (see :mod:`credo.inference.svgd`).
+
+    Examples
+    --------
+    >>> import credo as cr, numpy as np
+    >>> with cr.Model():
+    ...     mu = cr.Normal("mu", 0, 1)
+    ...     y = cr.Normal("y", mu, 1, observed=np.array([0.5, 1.0]))
+    ...     approx = cr.SVGD(n_particles=50).fit(n=500, random_seed=0, progressbar=False)
+    >>> approx.params["particles"].shape
+    (50, 1)
+    """
+
+    family_type = SteinParticles
+
+
+class NFVI(ADVI):
+    """Normalizing-flow variational inference: a full-rank Gaussian pushed through the flow layers of
+    ``flow`` (``"planar*8"``, ``"realnvp*4"``, ``"iaf*2"``, joined by ``-``; see :mod:`credo.inference.flows`)."""
+
+    family_type = NormalizingFlow
+
+
+class Pathfinder(ADVI):
+    """Pathfinder (Zhang et al. 2022): the ELBO-best normals along ``num_paths`` L-BFGS paths
+    (see :mod:`credo.inference.pathfinder`); one-shot, so ``n`` and the optimiser do not apply."""
+
+    family_type = PathfinderNormals
+
+
 #: Method names and the inference each stands for (``"laplace"`` is handled apart).
 METHODS: dict[str, type[ADVI]] = {"advi": ADVI, "meanfield": ADVI, "fullrank_advi": FullRankADVI,
-                                  "lowrank_advi": LowRankADVI}
+                                  "lowrank_advi": LowRankADVI, "svgd": SVGD, "nfvi": NFVI, "pathfinder": Pathfinder}
 
 
 def _inference(method, family_options: dict) -> ADVI:
@@ -154,6 +191,9 @@ def _inference(method, family_options: dict) -> ADVI:
                             f"accepts {', '.join(_FIT_ARGUMENTS + accepted)}.")
     return cls(**family_options)
 
+
+#: One-shot methods (no steps to take) and their drivers ``driver(model, method, key, start) -> Approximation``.
+ONE_SHOT = {PathfinderNormals: fit_pathfinder}
 
 _FIT_ARGUMENTS = ["n", "method", "model", "random_seed", "obj_optimizer", "obj_n_mc", "progressbar", "callbacks",
                   "start", "chunk_size", "init", "n_starts", "checkpoint", "checkpoint_every"]
@@ -219,8 +259,15 @@ def fit(
     method : str or ADVI
         ``"advi"`` (mean-field), ``"fullrank_advi"``, ``"lowrank_advi"``
         (with ``rank=k``), ``"laplace"`` (the Gaussian at the mode with the
-        inverse Hessian as covariance; no ADVI steps), or an inference object
-        such as ``cr.ADVI()``.
+        inverse Hessian as covariance; no ADVI steps), ``"svgd"`` (particles,
+        ``n_particles=100``, ``jitter=1``), ``"nfvi"`` (normalizing flows,
+        ``flow="planar*8"``, ``nn_width=32``), ``"pathfinder"`` (one-shot:
+        ``num_paths=4``, ``history_size=6``, ``maxiter=1000``,
+        ``num_elbo_draws=25``, ``jitter=2``; ``n`` and the optimiser do not
+        apply), or an inference object such as ``cr.ADVI()``, ``cr.SVGD()``.
+        Every fit ends with the Pareto k-hat verdict of
+        :meth:`Approximation.diagnose` (``approx.diagnosis``; a warning above
+        0.7; ``cr.config(diagnose_draws=0)`` turns it off).
     model : credo.Model, optional
         Default: the model of the current ``with`` block.
     random_seed : int or key, optional
@@ -289,7 +336,10 @@ def fit(
         All final losses are in ``approx.start_losses``. The first start
         reproduces the single fit of the same seed.
     **family_options
-        Options of the family: ``rank`` for ``method="lowrank_advi"``.
+        Options of the method: ``rank`` for ``method="lowrank_advi"``,
+        ``n_particles`` for ``"svgd"``, ``flow`` for ``"nfvi"``, ``num_paths``
+        for ``"pathfinder"`` (see ``method``); an option of another method is
+        a TypeError naming the accepted ones.
 
     Returns
     -------
@@ -342,8 +392,8 @@ def fit(
         if family_options or n_starts != 1 or callbacks or init not in (None, "map") or checkpoint is not None:
             raise FitError("method='laplace' takes no ADVI options (n_starts, callbacks, init, checkpoint, family "
                            "options).")
-        return laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
-                       obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size)
+        return report_fit(laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
+                                  obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size), progressbar)
     inference = _inference(method, family_options)
     family = inference.family
     compiled = model.compile()
@@ -352,6 +402,16 @@ def fit(
     if compiled.discrete_free:
         raise FitError(f"the free variables {compiled.discrete_free} are discrete; ADVI needs continuous ones.")
     check_data(model)
+    one_shot = ONE_SHOT.get(type(family))
+    if one_shot is not None:
+        given = {"obj_optimizer": obj_optimizer, "obj_n_mc": obj_n_mc, "callbacks": callbacks or None, "init": init,
+                 "n_starts": None if n_starts == 1 else n_starts}
+        if any(value is not None for value in given.values()):
+            raise FitError(f"method={family.name!r} is one-shot: {[k for k, v in given.items() if v is not None]} "
+                           "do not apply to it.")
+        approx = report_fit(one_shot(model, family, as_key(random_seed), start), progressbar)
+        inference.approx = approx
+        return approx
     optimizer = as_optimizer(obj_optimizer if obj_optimizer is not None else inference.obj_optimizer,
                              family.default_optimizer)
     num_mc = _positive_int(obj_n_mc if obj_n_mc is not None else inference.obj_n_mc, "obj_n_mc")
@@ -380,6 +440,7 @@ def fit(
         except NonFiniteLossError as error:
             inference.approx = error.approximation
             raise
+        approx = report_fit(approx, progressbar)
         inference.approx = approx
         return approx
     if callbacks:
@@ -387,6 +448,7 @@ def fit(
                        "continue the best with approx.refine(n, callbacks=[...]).")
     approx = _fit_multi(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, n_starts,
                         progressbar)
+    approx = report_fit(approx, progressbar)
     inference.approx = approx
     return approx
 
@@ -431,7 +493,7 @@ def _continue(approx, n: int, progressbar: bool, callbacks, family_options: dict
     if given:
         raise FitError(f"start=approx continues that fit with its own optimiser, key and family: {given} do not "
                        "apply; start a new fit to change them.")
-    return approx.refine(n, progressbar=progressbar, callbacks=callbacks)
+    return report_fit(approx.refine(n, progressbar=progressbar, callbacks=callbacks), progressbar)
 
 
 def _final_loss(losses: np.ndarray, n: int) -> np.ndarray:
@@ -451,7 +513,8 @@ def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chun
     states, map_results = [], []
     for i in range(n_starts):
         start_kwargs, result = _starting_gaussian(compiled, family, init_name, position + jitter[i], data)
-        states.append(algorithm.init(start_kwargs.pop("position"), **start_kwargs))
+        states.append(algorithm.init(start_kwargs.pop("position"), key=jax.random.fold_in(keys[i], INIT_STREAM),
+                                     **start_kwargs))
         map_results.append(result)
     states = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states)
     spec = ADVIChunk(family, optimizer, num_mc, chunk_size, tuple(model.minibatches), data_signature(data),

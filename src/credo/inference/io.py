@@ -48,7 +48,8 @@ import optax
 from .._version import __version__
 from ..model.arrays import float_dtype
 from ..errors import CredoError
-from .advi import ADVIState, Frame, family_from_label
+from .advi import ADVIState, Frame
+from .methods import method_from_label
 from .optimizers import Optimizer, as_optimizer
 
 __all__ = ["write_arrays", "save_approximation", "read_fields", "read_metadata", "describe_variables",
@@ -355,7 +356,7 @@ def read_fields(path, model, optimizer=None) -> dict[str, Any]:
         compiled = model.compile()
         _check_variables(path, metadata["variables"], describe_variables(compiled))
         try:
-            family = family_from_label(metadata["family"])
+            family = method_from_label(metadata["family"])
         except (ValueError, CredoError) as error:
             raise ApproximationFileError(f"{path}: {error}") from None
         if optimizer is None and metadata["optimizer"].get("kind") == "default":
@@ -393,7 +394,7 @@ def read_fields(path, model, optimizer=None) -> dict[str, Any]:
         start_losses = None
         if "start_losses" in members:
             start_losses = _read_member(path, archive, members["start_losses"], 8 * 4096 + _HEADER_ALLOWANCE)
-    dtype = jnp.result_type(template.params["mean"])
+    dtype = jnp.result_type(next(iter(template.params.values())))
     state = ADVIState({k: jnp.asarray(v, dtype) for k, v in params.items()}, opt_state,
                       jnp.asarray(step, jnp.int32),
                       None if frame is None else Frame(*(jnp.asarray(v, dtype) for v in frame)))

@@ -23,10 +23,11 @@ from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
 from .nuts import nuts_programs
 from .optimizers import Optimizer
+from .pathfinder import PathfinderNormals, pathfinder_fn
 
 __all__ = [
-    "ADVIInit", "ADVIChunk", "GaussianDraws", "Constrain", "Predictive", "PriorPredictive", "FiniteCheck", "LBFGS",
-    "Laplace", "NUTS", "LogDensity", "LogLikelihood",
+    "ADVIInit", "ADVIChunk", "GaussianDraws", "ImportanceDraws", "Constrain", "Predictive", "PriorPredictive",
+    "FiniteCheck", "LBFGS", "Laplace", "NUTS", "LogDensity", "LogLikelihood", "PathfinderRun",
 ]
 
 #: Draws pushed through the model per compiled batch when constraining NUTS draws.
@@ -121,6 +122,26 @@ class GaussianDraws:
         def run(key, state, data, num):
             flat = family.draw(key, state, num)
             return map_in_batches(lambda z: compiled.constrain_fn(z, data), flat, batch_size(data, num))
+
+        return compiled.jit(run, self.signature, static_argnums=3)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportanceDraws:
+    """``run(key, state, data, num) -> (flat, log_p, log_q)``: ``num`` draws of an approximation on the flat
+    unconstrained space, the model's log density at each (Jacobians included) and the approximation's
+    (``num`` static). One program per model, method and data shapes: what the importance diagnostics use."""
+
+    family: GaussianFamily
+    signature: tuple
+
+    def build(self, compiled):
+        family = self.family
+
+        def run(key, state, data, num):
+            flat, log_q = family.draw_and_log_prob(key, state, num)
+            log_p = map_in_batches(lambda z: compiled.logdensity_fn(z, data), flat, batch_size(data, num))
+            return flat, log_p, log_q
 
         return compiled.jit(run, self.signature, static_argnums=3)
 
@@ -252,3 +273,15 @@ class LogDensity:
 
     def build(self, compiled):
         return compiled.jit(compiled.logdensity_fn, self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class PathfinderRun:
+    """``run(key, initial_positions, data) -> PathfinderResult``: every path of Pathfinder in one call
+    (see :mod:`credo.inference.pathfinder`)."""
+
+    method: PathfinderNormals
+    signature: tuple
+
+    def build(self, compiled):
+        return compiled.jit(pathfinder_fn(compiled.logdensity_fn, self.method), self.signature)
