@@ -22,6 +22,7 @@ from .driver import chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
 from .likelihood import check_idata_kwargs, log_likelihood_values
 from .method import VariationalMethod
+from .mixture import WEIGHTS, Mixture
 from .optimizers import Optimizer
 from .programs import ADVIChunk, ADVIInit, Constrain, GaussianDraws
 from .results import as_key, observed_and_constant_data, to_inference_data
@@ -292,6 +293,72 @@ class Approximation:
     def std(self) -> dict[str, np.ndarray]:
         """Posterior standard deviation of each free variable in constrained space (see ``mean``)."""
         return self._moments[1]
+
+    # mixtures ---------------------------------------------------------------
+    def _mixture(self, what: str) -> Mixture:
+        if not isinstance(self.family, Mixture):
+            raise FitError(f"approx.{what}: this approximation is one {self.family.name} fit, not a mixture; fit "
+                           "with cr.fit(..., n_starts=k, keep='all') for an ensemble of fits.")
+        return self.family
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The members' weights of a mixture approximation (``keep="all"``), summing to 1."""
+        return np.asarray(self.state.params[WEIGHTS]) if isinstance(self.family, Mixture) else np.ones(1)
+
+    @property
+    def members(self) -> tuple["Approximation", ...]:
+        """The members of a mixture approximation, each an approximation of the member's method.
+
+        Member ``i`` keeps the mixture's key folded with ``i`` (what its
+        steps drew from), the mixture's loss history and settings.
+
+        Examples
+        --------
+        >>> import credo as cr, numpy as np
+        >>> with cr.Model():
+        ...     mu = cr.Normal("mu", 0, 1)
+        ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+        ...     approx = cr.fit(n=500, n_starts=3, keep="all", random_seed=0, progressbar=False)
+        >>> [member.family.label for member in approx.members]
+        ['meanfield', 'meanfield', 'meanfield']
+        """
+        mixture = self._mixture("members")
+        return tuple(
+            Approximation(self.model, mixture.member, mixture.member_state(self.state, i),
+                          jax.random.fold_in(self.key, i), self.hist, self.settings)
+            for i in range(int(mixture.size))
+        )
+
+    def with_weights(self, weights) -> "Approximation":
+        """The same members of a mixture approximation with other weights (normalised to sum to 1).
+
+        Parameters
+        ----------
+        weights : array-like, shape (members,)
+            Non-negative, not all zero: e.g. :func:`credo.inference.mixture.stacking_weights`
+            of the members' log predictive densities on held-out rows.
+
+        Examples
+        --------
+        >>> import credo as cr, numpy as np
+        >>> with cr.Model():
+        ...     mu = cr.Normal("mu", 0, 1)
+        ...     y = cr.Normal("y", mu, 1, observed=np.zeros(3))
+        ...     approx = cr.fit(n=500, n_starts=2, keep="all", random_seed=0, progressbar=False)
+        >>> approx.with_weights([3, 1]).weights
+        array([0.75, 0.25], dtype=float32)
+        """
+        mixture = self._mixture("with_weights")
+        values = np.asarray(weights, np.float64)
+        if values.shape != (int(mixture.size),) or not np.all(np.isfinite(values)) or np.any(values < 0) \
+                or not values.sum() > 0:
+            raise FitError(f"with_weights: weights must be {int(mixture.size)} non-negative finite numbers, not all "
+                           f"zero; got {weights!r}.")
+        current = self.state.params[WEIGHTS]
+        params = dict(self.state.params, **{WEIGHTS: jax.numpy.asarray(values / values.sum(), current.dtype)})
+        return dataclasses.replace(self, state=self.state._replace(params=params),
+                                   info=dataclasses.replace(self.info, diagnosis=None))
 
     # sampling ---------------------------------------------------------------
     def _constrained(self, key: jax.Array, draws: int, data=None) -> dict:

@@ -34,11 +34,12 @@ from .diagnostics import report_fit
 from .driver import run_chunks
 from .flows import NormalizingFlow
 from .io import describe_variables, read_fields, read_metadata, save_approximation
+from .mixture import JITTER_STREAM, Mixture, stack_states
 from .mode import laplace, laplace_start
 from .optimizers import Optimizer, as_optimizer
 from .pathfinder import PathfinderNormals
 from .pathfinder_fit import fit_pathfinder
-from .programs import ADVIChunk
+from .programs import ADVIChunk, MemberLosses
 from .results import as_key
 from .svgd import SteinParticles
 
@@ -49,6 +50,12 @@ DEFAULT_CHUNK_SIZE = 1000
 
 #: Starting Gaussians ``cr.fit(init=...)`` knows.
 INITS = ("map", "initial_point")
+#: What ``cr.fit(n_starts=k, keep=...)`` returns: the best start, or every start as a mixture.
+KEEP = ("best", "all")
+#: How ``cr.fit(keep="all", weights=...)`` weighs the members.
+MEMBER_WEIGHTS = ("equal", "elbo")
+#: Draws behind each member's final ELBO estimate (``keep="all"``).
+MEMBER_ELBO_DRAWS = 100
 
 
 class ADVI:
@@ -196,7 +203,7 @@ def _inference(method, family_options: dict) -> ADVI:
 ONE_SHOT = {PathfinderNormals: fit_pathfinder}
 
 _FIT_ARGUMENTS = ["n", "method", "model", "random_seed", "obj_optimizer", "obj_n_mc", "progressbar", "callbacks",
-                  "start", "chunk_size", "init", "n_starts", "checkpoint", "checkpoint_every"]
+                  "start", "chunk_size", "init", "n_starts", "keep", "weights", "checkpoint", "checkpoint_every"]
 
 
 def _positive_int(value, name: str) -> int:
@@ -245,6 +252,8 @@ def fit(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     init: str | None = None,
     n_starts: int = 1,
+    keep: str = "best",
+    weights: str = "equal",
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | str | datetime.timedelta | None = None,
     **family_options,
@@ -334,7 +343,24 @@ def fit(
         uniform(-1, 1) in the unconstrained space) and keep the one with the
         best final ELBO (mean loss over the last 10% of steps, at most 1,000).
         All final losses are in ``approx.start_losses``. The first start
-        reproduces the single fit of the same seed.
+        reproduces the single fit of the same seed. With ``keep="all"``
+        every start is kept instead (see ``keep``).
+    keep : {"best", "all"}
+        With ``n_starts > 1``: ``"best"`` keeps the start of the best final
+        ELBO; ``"all"`` returns every start as one mixture approximation
+        (:class:`~credo.inference.mixture.Mixture`, an ensemble of fits) that
+        samples, predicts, diagnoses, saves, loads and refines as one. Its
+        members run as one compiled program (``jax.vmap``), each from its own
+        start (the same starts as ``"best"``), with its own noise; a member
+        whose loss turns non-finite is dropped (weight 0) and the others go
+        on. ``approx.hist`` is the members' mean loss; ``start_losses``
+        each member's final negative ELBO (estimated with 100 draws).
+    weights : {"equal", "elbo"}
+        With ``keep="all"``: equal weights (the default), or weights
+        proportional to ``exp(ELBO)`` of each member (which tends to put all
+        the weight on one member when the ELBOs differ by more than a few
+        nats). :meth:`Approximation.with_weights` sets any others, e.g.
+        :func:`~credo.inference.mixture.stacking_weights` on held-out data.
     **family_options
         Options of the method: ``rank`` for ``method="lowrank_advi"``,
         ``n_particles`` for ``"svgd"``, ``flow`` for ``"nfvi"``, ``num_paths``
@@ -380,13 +406,21 @@ def fit(
                        f"{type(start).__name__}.")
     n = _positive_int(n, "n")
     n_starts = _positive_int(n_starts, "n_starts")
+    if keep not in KEEP:
+        raise FitError(f"fit: keep must be one of {KEEP}; got {keep!r}.")
+    if weights not in MEMBER_WEIGHTS:
+        raise FitError(f"fit: weights must be one of {MEMBER_WEIGHTS}; got {weights!r}.")
+    if weights != "equal" and keep != "all":
+        raise FitError(f"fit: weights={weights!r} weighs the members of keep='all'; with keep={keep!r} there is one "
+                       "fit.")
     chunk_size = _positive_int(chunk_size, "chunk_size")
     if obj_n_mc is not None:
         _positive_int(obj_n_mc, "obj_n_mc")
     if start is not None and not isinstance(start, Mapping):
         return _continue(start, n, progressbar, callbacks, family_options, obj_optimizer=obj_optimizer,
                          obj_n_mc=obj_n_mc, random_seed=random_seed, init=init, n_starts=n_starts,
-                         checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+                         checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                         keep=None if keep == "best" else keep, weights=None if weights == "equal" else weights)
     model = modelcontext(model, what="fit")
     if isinstance(method, str) and method.lower() == "laplace":
         if family_options or n_starts != 1 or callbacks or init not in (None, "map") or checkpoint is not None:
@@ -443,9 +477,19 @@ def fit(
         approx = report_fit(approx, progressbar)
         inference.approx = approx
         return approx
+    if keep == "all":
+        try:
+            approx = _fit_mixture(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
+                                  n_starts, progressbar, callbacks, weights)
+        except NonFiniteLossError as error:
+            inference.approx = error.approximation
+            raise
+        approx = report_fit(approx, progressbar)
+        inference.approx = approx
+        return approx
     if callbacks:
-        raise FitError("callbacks do not apply while several starts run (n_starts > 1): fit with n_starts, then "
-                       "continue the best with approx.refine(n, callbacks=[...]).")
+        raise FitError("callbacks do not apply while several starts run (n_starts > 1) with keep='best': fit with "
+                       "n_starts, then continue the best with approx.refine(n, callbacks=[...]), or keep='all'.")
     approx = _fit_multi(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, n_starts,
                         progressbar)
     approx = report_fit(approx, progressbar)
@@ -502,13 +546,12 @@ def _final_loss(losses: np.ndarray, n: int) -> np.ndarray:
     return losses[:, -window:].mean(axis=1)
 
 
-def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
-               n_starts, progressbar) -> Approximation:
-    """Several fits from jittered starts, vmapped in one compiled loop; the best by final loss."""
-    compiled = model.compile()
+def _start_states(compiled, family, init_name, optimizer: Optimizer, num_mc, key, position, data, n_starts):
+    """The states of ``n_starts`` starts (the first at ``position``, the others jittered by uniform(-1, 1)),
+    stacked, their keys and MAP results."""
     algorithm = family.algorithm(compiled.logdensity_fn, optimizer.transformation, num_mc)
     keys = [key] + [jax.random.fold_in(key, i) for i in range(1, n_starts)]
-    jitter = jax.random.uniform(jax.random.fold_in(key, n_starts + 0x6A17), (n_starts,) + position.shape,
+    jitter = jax.random.uniform(jax.random.fold_in(key, n_starts + JITTER_STREAM), (n_starts,) + position.shape,
                                 position.dtype, -1.0, 1.0).at[0].set(0.0)
     states, map_results = [], []
     for i in range(n_starts):
@@ -516,7 +559,45 @@ def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chun
         states.append(algorithm.init(start_kwargs.pop("position"), key=jax.random.fold_in(keys[i], INIT_STREAM),
                                      **start_kwargs))
         map_results.append(result)
-    states = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states)
+    return stack_states(states), keys, map_results
+
+
+def _fit_mixture(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
+                 n_starts, progressbar, callbacks, weights: str) -> Approximation:
+    """Every start kept: one mixture approximation whose members run as one program (see ``fit``'s ``keep``)."""
+    compiled = model.compile()
+    mixture = Mixture(family, n_starts)
+    states, _, map_results = _start_states(compiled, family, init_name, optimizer, num_mc, key, position, data,
+                                           n_starts)
+    state = mixture.combine(states, jnp.ones(n_starts, position.dtype))
+    approx = Approximation(model, mixture, state, key, np.zeros(0, np.float32),
+                           FitSettings(optimizer, num_mc, chunk_size), FitInfo(map_result=map_results[0]))
+    approx = approx.run(n, progressbar=progressbar, callbacks=callbacks)
+    losses = member_losses(approx, MEMBER_ELBO_DRAWS)
+    if weights == "elbo":
+        live = np.asarray(mixture.weights(approx.state)) > 0
+        elbo = np.where(live & np.isfinite(losses), -losses, -np.inf)
+        approx = approx.with_weights(np.exp(elbo - elbo.max()))
+    return dataclasses.replace(approx, info=dataclasses.replace(approx.info, start_losses=losses))
+
+
+def member_losses(approx: Approximation, draws: int = MEMBER_ELBO_DRAWS, random_seed=0) -> np.ndarray:
+    """Each member's negative ELBO, estimated with ``draws`` draws, for a mixture approximation (at the model's
+    current data)."""
+    if not isinstance(approx.family, Mixture):
+        raise FitError(f"member_losses: the approximation is not a mixture ({approx.family.label}).")
+    compiled = approx.compiled
+    data = dict(approx.model.data_values)
+    program = compiled.programs.get(MemberLosses(approx.family, int(draws), data_signature(data)), compiled)
+    return np.asarray(program(approx.state, as_key(random_seed), data), np.float64)
+
+
+def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
+               n_starts, progressbar) -> Approximation:
+    """Several fits from jittered starts, vmapped in one compiled loop; the best by final loss."""
+    compiled = model.compile()
+    states, keys, map_results = _start_states(compiled, family, init_name, optimizer, num_mc, key, position, data,
+                                              n_starts)
     spec = ADVIChunk(family, optimizer, num_mc, chunk_size, tuple(model.minibatches), data_signature(data),
                      multi=True)
     runner = compiled.programs.get(spec, compiled)

@@ -4,7 +4,8 @@ Labels are what saved approximations record (``approx.family.label``):
 the Gaussian families keep their short labels (``"meanfield"``,
 ``"fullrank"``, ``"lowrank3"``); the other methods are written
 ``name(option=value,...)``, every field of the spec with its value, e.g.
-``"svgd(n_particles=100,jitter=1.0)"``.
+``"svgd(n_particles=100,jitter=1.0)"``; a mixture of ``k`` members is
+``mixture<k>[<member label>]``, e.g. ``"mixture5[meanfield]"``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from .advi import family_from_label
 from .flows import NormalizingFlow
 from .method import VariationalMethod
+from .mixture import Mixture
 from .pathfinder import PathfinderNormals
 from .svgd import SteinParticles
 
@@ -37,7 +39,12 @@ def method_from_label(label: str) -> VariationalMethod:
     SteinParticles(n_particles=50, jitter=1.0)
     >>> method_from_label("lowrank3")
     LowRank(rank=3)
+    >>> method_from_label("mixture5[meanfield]")
+    Mixture(member=MeanField(), size=5)
     """
+    mixture = re.fullmatch(r"mixture(\d+)\[(.*)\]", label) if isinstance(label, str) else None
+    if mixture is not None:
+        return Mixture(method_from_label(mixture.group(2)), int(mixture.group(1)))
     match = re.fullmatch(r"(\w+)\((.*)\)", label) if isinstance(label, str) else None
     if match is None:
         return family_from_label(label)

@@ -16,11 +16,13 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from ..data import batch_rows, minibatch_fn
 from .advi import ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
+from .mixture import Mixture
 from .nuts import nuts_programs
 from .optimizers import Optimizer
 from .pathfinder import PathfinderNormals, pathfinder_fn
@@ -28,6 +30,7 @@ from .pathfinder import PathfinderNormals, pathfinder_fn
 __all__ = [
     "ADVIInit", "ADVIChunk", "GaussianDraws", "ImportanceDraws", "Constrain", "Predictive", "PriorPredictive",
     "FiniteCheck", "LBFGS", "Laplace", "NUTS", "LogDensity", "LogLikelihood", "PathfinderRun",
+    "MemberLosses",
 ]
 
 #: Draws pushed through the model per compiled batch when constraining NUTS draws.
@@ -285,3 +288,24 @@ class PathfinderRun:
 
     def build(self, compiled):
         return compiled.jit(pathfinder_fn(compiled.logdensity_fn, self.method), self.signature)
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberLosses:
+    """``run(state, key, data) -> (size,)``: each member's negative ELBO of a mixture, the mean of
+    ``num_draws`` one-draw estimates (a ``lax.map``, so memory stays that of one draw per member)."""
+
+    family: Mixture
+    num_draws: int
+    signature: tuple
+
+    def build(self, compiled):
+        family = self.family
+        member = family.member.algorithm(compiled.logdensity_fn, optax.identity(), 1)
+        num = self.num_draws
+
+        def run(state, key, data):
+            losses = jax.lax.map(lambda k: family.member_losses(member, state, k, data), jax.random.split(key, num))
+            return jnp.mean(losses, axis=0)
+
+        return compiled.jit(run, self.signature)

@@ -47,6 +47,7 @@ from ..data import Minibatch
 from ..errors import NonFiniteLossError
 from ..inference.advi import FullRank, LowRank, MeanField
 from ..inference.approximation import Approximation
+from ..inference.mixture import Mixture
 from ..inference.optimizers import as_optimizer
 from ..inference.predictive import predictive_draws
 from ..inference.results import as_key
@@ -147,6 +148,7 @@ class _BNNBase(BaseEstimator):
         init_std=1e-3,
         random_state=None,
         progressbar=False,
+        n_members=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -159,6 +161,7 @@ class _BNNBase(BaseEstimator):
         self.init_std = init_std
         self.random_state = random_state
         self.progressbar = progressbar
+        self.n_members = n_members
 
     # parameters -----------------------------------------------------------------
     def _check_params(self) -> None:
@@ -177,7 +180,7 @@ class _BNNBase(BaseEstimator):
         self._hidden = tuple(int(h) for h in hidden)
         if not isinstance(self.method, str) or self.method.lower() not in _METHODS:
             raise ValueError(f"{name}: method must be one of {list(_METHODS)}; got {self.method!r}.")
-        for param in ("n_iter", "draws"):
+        for param in ("n_iter", "draws", "n_members"):
             value = getattr(self, param)
             if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)) or value < 1:
                 raise ValueError(f"{name}: {param} must be a positive integer; got {value!r}.")
@@ -197,6 +200,8 @@ class _BNNBase(BaseEstimator):
             value = getattr(self, param)
             if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)) or not value > 0:
                 raise ValueError(f"{name}: {param} must be a positive number; got {value!r}.")
+        if self.n_members > 1 and self.method.lower() == "nuts":
+            raise ValueError(f"{name}: n_members needs a variational method; NUTS draws from one posterior.")
         if self.batch_size is not None and (
             isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (Integral, np.integer))
             or self.batch_size < 1
@@ -311,11 +316,17 @@ class _BNNBase(BaseEstimator):
 
     def _fit_vi(self, model, method: str, seed: int, init_seed: int):
         family = {"advi": MeanField(), "fullrank_advi": FullRank(), "lowrank_advi": LowRank()}[method]
+        members = int(self.n_members)
+        if members > 1:  # an ensemble: every member from its own initial weights, all run as one program
+            family = Mixture(family, members)
         n_iter = int(self.n_iter)
         # Adam with a learning rate that decays tenfold along a cosine: fast early, little noise late.
         optimizer = optax.adam(optax.cosine_decay_schedule(float(self.learning_rate), n_iter, alpha=0.1))
         compiled = model.compile()
-        position = _initial_position(compiled, np.random.default_rng(init_seed))
+        rng = np.random.default_rng(init_seed)
+        position = _initial_position(compiled, rng)
+        if members > 1:
+            position = np.stack([position] + [_initial_position(compiled, rng) for _ in range(members - 1)])
         std = np.full(compiled.dim, float(self.init_std))
         approximation = Approximation.start(model, family, as_optimizer(optimizer, family.default_optimizer),
                                             as_key(seed), chunk_size=min(n_iter, 2000), position=position, std=std)
