@@ -8,7 +8,7 @@ written in a few lines:
 >>> X, Y = np.random.default_rng(0).normal(size=(100, 2)), np.arange(100) % 2
 >>> with cr.Model() as model:
 ...     x = cr.Data("x", X); y = cr.Data("y", Y)
-...     logits = cr.nn.mlp("net", x, hidden=(5, 5), out_units=None, bias=False)
+...     logits = cr.nn.mlp("net", x, hidden=(5, 5), bias=False)
 ...     out = cr.Bernoulli("out", logit_p=logits, observed=y)
 >>> [v.name for v in model.free_variables]
 ['net_0_w', 'net_1_w', 'net_out_w']
@@ -149,7 +149,7 @@ def mlp(
     name: str,
     inputs: Any,
     hidden: Sequence[int] = (5, 5),
-    out_units: int | None = 1,
+    out_units: int | None = None,
     activation: str | Callable | None = "tanh",
     prior_sigma: Any = 1.0,
     bias: bool = True,
@@ -168,8 +168,10 @@ def mlp(
     hidden : sequence of int
         Widths of the hidden layers (may be empty: a linear model).
     out_units : int or None
-        Width of the output layer; ``None`` means one unit with the last axis
-        dropped (output ``(...,)``: logits of a Bernoulli, mean of a Normal).
+        Width of the output layer. ``None`` (the default) means one unit with
+        the last axis dropped: the output is ``(...,)``, as the logits of a
+        Bernoulli or the mean of a Normal over ``(n,)`` targets must be. An
+        integer keeps the axis (``out_units=1`` gives ``(..., 1)``).
     activation, prior_sigma, bias :
         As in :func:`dense` (the output layer is always linear). ``prior_sigma``
         may also be a sequence with one entry per layer, output layer last.
