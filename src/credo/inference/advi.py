@@ -31,8 +31,8 @@ from .optimizers import OptimizerSpec
 
 __all__ = [
     "GaussianFamily", "MeanField", "FullRank", "LowRank", "Frame", "ADVIState", "ADVIInfo",
-    "VariationalAlgorithm", "advi", "family_from_label", "draw", "entropy", "mean", "covariance", "std",
-    "natural_params",
+    "VariationalAlgorithm", "advi", "family_from_label", "draw", "draw_from_noise", "entropy", "mean", "covariance",
+    "std", "natural_params",
 ]
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -88,9 +88,23 @@ class GaussianFamily:
         """Parameters of the Gaussian with this mean and diagonal ``std`` (or Cholesky factor)."""
         raise NotImplementedError
 
-    def sample(self, key, params, num: int):  # pragma: no cover - interface
-        """``(num, d)`` reparameterised draws."""
+    def noise(self, key, params, num: int):
+        """The standard normal noise of ``num`` draws (``(num, d)`` here; families may use another shape).
+
+        A fit draws the noise apart from the parameters and :meth:`transform`
+        maps it: the compiled step then makes the noise once and reads it
+        wherever the draw is used, instead of recomputing it in each use.
+        """
+        mean = params["mean"]
+        return jax.random.normal(key, (num,) + mean.shape, mean.dtype)
+
+    def transform(self, params, noise):  # pragma: no cover - interface
+        """``(num, d)`` draws: the Gaussian of ``params`` applied to :meth:`noise`."""
         raise NotImplementedError
+
+    def sample(self, key, params, num: int):
+        """``(num, d)`` reparameterised draws."""
+        return self.transform(params, self.noise(key, params, num))
 
     def entropy(self, params):  # pragma: no cover - interface
         raise NotImplementedError
@@ -161,8 +175,7 @@ class MeanField(GaussianFamily):
             std = jnp.sqrt(jnp.sum(cholesky**2, axis=1))
         return {"mean": mean, "rho": _inverse_softplus(std)}
 
-    def sample(self, key, params, num):
-        noise = jax.random.normal(key, (num,) + params["mean"].shape, params["mean"].dtype)
+    def transform(self, params, noise):
         return params["mean"] + jax.nn.softplus(params["rho"]) * noise
 
     def entropy(self, params):
@@ -207,8 +220,7 @@ class FullRank(GaussianFamily):
             cholesky = jnp.diag(std)
         return {"mean": mean, "chol": _raw_cholesky(cholesky)}
 
-    def sample(self, key, params, num):
-        noise = jax.random.normal(key, (num,) + params["mean"].shape, params["mean"].dtype)
+    def transform(self, params, noise):
         return params["mean"] + noise @ _cholesky(params["chol"]).T
 
     def entropy(self, params):
@@ -264,12 +276,16 @@ class LowRank(GaussianFamily):
             factor = jnp.zeros((mean.shape[0], rank), mean.dtype)
         return {"mean": mean, "rho": _inverse_softplus(std), "factor": factor}
 
-    def sample(self, key, params, num):
+    def noise(self, key, params, num):
+        """``(diagonal noise (num, d), factor noise (num, rank))``."""
         mean, factor = params["mean"], params["factor"]
         key_diag, key_factor = jax.random.split(key)
-        diag_noise = jax.random.normal(key_diag, (num,) + mean.shape, mean.dtype)
-        factor_noise = jax.random.normal(key_factor, (num, factor.shape[1]), mean.dtype)
-        return mean + jax.nn.softplus(params["rho"]) * diag_noise + factor_noise @ factor.T
+        return (jax.random.normal(key_diag, (num,) + mean.shape, mean.dtype),
+                jax.random.normal(key_factor, (num, factor.shape[1]), mean.dtype))
+
+    def transform(self, params, noise):
+        diag_noise, factor_noise = noise
+        return params["mean"] + jax.nn.softplus(params["rho"]) * diag_noise + factor_noise @ params["factor"].T
 
     def entropy(self, params):
         std = jax.nn.softplus(params["rho"])
@@ -317,7 +333,12 @@ class Frame(NamedTuple):
 
 def draw(family: GaussianFamily, key, params, frame: Frame | None, num: int):
     """``(num, d)`` reparameterised draws of the Gaussian (in the frame, if any)."""
-    draws = family.sample(key, params, num)
+    return draw_from_noise(family, params, frame, family.noise(key, params, num))
+
+
+def draw_from_noise(family: GaussianFamily, params, frame: Frame | None, noise):
+    """The draws of the Gaussian (in the frame, if any) for the family's standard normal ``noise``."""
+    draws = family.transform(params, noise)
     return draws if frame is None else frame.loc + draws @ frame.chol.T
 
 
@@ -397,11 +418,21 @@ class ADVIInfo(NamedTuple):
 class VariationalAlgorithm(NamedTuple):
     """``init(position, std=None, cholesky=None, whiten=False) -> ADVIState``;
     ``step(key, state, data) -> (ADVIState, ADVIInfo)``;
-    ``loss(state, key, data) -> scalar``, the negative ELBO the step estimates."""
+    ``loss(state, key, data) -> scalar``, the negative ELBO the step estimates.
+
+    A method whose step is a function of random noise drawn from the key
+    also gives ``noise(key, state)`` and ``step_with_noise(noise, state,
+    data)``, with ``step(key, state, data) == step_with_noise(noise(key,
+    state), state, data)``. The compiled loop then draws the noise outside
+    the step's gradient, so that it is made once per step and read where the
+    draw is used (see :class:`credo.inference.programs.ADVIChunk`).
+    """
 
     init: Callable
     step: Callable
     loss: Callable
+    noise: Callable | None = None
+    step_with_noise: Callable | None = None
 
 
 def advi(
@@ -433,13 +464,16 @@ def advi(
         raise FitError(f"num_mc must be a positive integer; got {num_mc!r}.")
     num_mc = int(num_mc)
 
-    def objective(params, frame, key, data):
-        draws = draw(family, key, params, frame, num_mc)
+    def objective_at(params, frame, noise, data):
+        draws = draw_from_noise(family, params, frame, noise)
         if num_mc == 1:
             expected_logdensity = logdensity_fn(draws[0], data)
         else:
             expected_logdensity = jnp.mean(jax.vmap(logdensity_fn, (0, None))(draws, data))
         return -(expected_logdensity + entropy(family, params, frame))
+
+    def objective(params, frame, key, data):
+        return objective_at(params, frame, family.noise(key, params, num_mc), data)
 
     def init(position, std=None, cholesky=None, whiten: bool = False) -> ADVIState:
         """The state of a Gaussian with mean ``position`` and diagonal ``std``
@@ -460,24 +494,29 @@ def advi(
             params = family.init(position, std, cholesky)
         return ADVIState(params, optimizer.init(params), jnp.zeros((), jnp.int32), frame)
 
-    def step(key, state: ADVIState, data) -> tuple[ADVIState, ADVIInfo]:
-        params = state.params
-        value, grads = jax.value_and_grad(objective)(params, state.frame, key, data)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
-        new_params = optax.apply_updates(params, updates)
+    def noise(key, state: ADVIState):
+        return family.noise(key, state.params, num_mc)
+
+    def step_with_noise(noise, state: ADVIState, data) -> tuple[ADVIState, ADVIInfo]:
+        value, grads = jax.value_and_grad(objective_at)(state.params, state.frame, noise, data)
         finite = jnp.isfinite(value)
         for leaf in jax.tree_util.tree_leaves(grads):
-            finite = finite & jnp.all(jnp.isfinite(leaf))
-        keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
-        new_state = ADVIState(
-            jax.tree_util.tree_map(keep, new_params, params),
-            jax.tree_util.tree_map(keep, opt_state, state.opt_state),
-            state.step + finite.astype(jnp.int32),
-            state.frame,
-        )
-        return new_state, ADVIInfo(value, finite)
+            # max |g| is finite where every g is, NaN or inf otherwise: one fused reduction over the
+            # gradient, where all(isfinite(g)) writes a mask and reads it again.
+            finite = finite & jnp.isfinite(jnp.max(jnp.abs(leaf)))
+
+        def update(state: ADVIState) -> ADVIState:
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            return ADVIState(optax.apply_updates(state.params, updates), opt_state, state.step + 1, state.frame)
+
+        # A non-finite step leaves the state as it was. A conditional rather than an elementwise
+        # select over every parameter and optimiser array: it costs nothing on the steps that pass.
+        return jax.lax.cond(finite, update, lambda state: state, state), ADVIInfo(value, finite)
+
+    def step(key, state: ADVIState, data) -> tuple[ADVIState, ADVIInfo]:
+        return step_with_noise(noise(key, state), state, data)
 
     def loss(state: ADVIState, key, data):
         return objective(state.params, state.frame, key, data)
 
-    return VariationalAlgorithm(init, step, loss)
+    return VariationalAlgorithm(init, step, loss, noise, step_with_noise)
