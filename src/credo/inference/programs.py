@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ..data import batch_rows, minibatch_fn
-from .advi import ADVIState, GaussianFamily
+from .advi import ADVIInfo, ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_fn
 from .nuts import nuts_programs
@@ -35,6 +35,31 @@ CONSTRAIN_BATCH = 1024
 
 def _algorithm(compiled, family: GaussianFamily, optimizer: Optimizer, num_mc: int):
     return family.algorithm(compiled.logdensity_fn, optimizer.transformation, num_mc)
+
+
+def _step_fn(algorithm, step_key, state, step_data):
+    """``state -> (state, info)``: one step of ``algorithm``, run under the chunk's conditional.
+
+    The step's noise, where the algorithm exposes it, is drawn here, outside
+    the conditional: XLA then computes it once and the gradient reads it.
+    Drawn inside, the noise (a few dozen operations per parameter to make a
+    normal number from random bits) is recomputed in every fused kernel that
+    reads the draw: three or four times per parameter in a network, the
+    larger part of a step's work at 10^5-10^6 weights.
+    """
+    if algorithm.step_with_noise is None:
+        return lambda state: algorithm.step(step_key, state, step_data)
+    noise = algorithm.noise(step_key, state)
+    return lambda state: algorithm.step_with_noise(noise, state, step_data)
+
+
+def _skip(state):
+    """The inactive step of a chunk (past ``num_active``, or after a failed step): no change, a zero loss."""
+    return state, ADVIInfo(jnp.zeros((), _loss_dtype(state)), jnp.ones((), bool))
+
+
+def _loss_dtype(state):
+    return jax.tree_util.tree_leaves(state.params)[0].dtype
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +81,9 @@ class ADVIChunk:
     """``run(state, alive, key, data, num_active) -> (state, alive, losses)``: ``chunk_size`` ADVI steps.
 
     Steps past ``num_active`` (a shorter last chunk) and steps after a
-    non-finite loss or gradient leave the state as it was; ``alive`` turns
-    False at the first non-finite step. With ``multi`` the program runs
+    non-finite loss or gradient are skipped (a conditional, so they cost
+    nothing) and leave the state as it was; ``alive`` turns False at the
+    first non-finite step. With ``multi`` the program runs
     several fits at once (``jax.vmap`` over their states, flags and keys).
     The minibatch ``batch`` groups, if any, slice the data once per step.
     """
@@ -80,10 +106,10 @@ class ADVIChunk:
                 state, alive = carry
                 step_key = jax.random.fold_in(key, state.step)
                 step_data = batch_fn(step_key, data) if batch_fn is not None else data
-                new_state, info = algorithm.step(step_key, state, step_data)
-                ok = alive & info.finite & (index < num_active)
-                state = jax.tree_util.tree_map(lambda new, old: jnp.where(ok, new, old), new_state, state)
-                return (state, alive & (info.finite | (index >= num_active))), info.loss
+                active = alive & (index < num_active)
+                new_state, info = jax.lax.cond(active, _step_fn(algorithm, step_key, state, step_data), _skip,
+                                               state)
+                return (new_state, alive & (info.finite | ~active)), info.loss
 
             (state, alive), losses = jax.lax.scan(body, (state, alive), jnp.arange(chunk_size))
             return state, alive, losses
