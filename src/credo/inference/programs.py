@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ..data import batch_rows, minibatch_fn
-from .advi import ADVIInfo, ADVIState, GaussianFamily
+from .advi import ADVIInfo, ADVIState, GaussianFamily, where_state
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_fn
 from .nuts import nuts_programs
@@ -107,8 +107,8 @@ class ADVIChunk:
                 step_key = jax.random.fold_in(key, state.step)
                 step_data = batch_fn(step_key, data) if batch_fn is not None else data
                 active = alive & (index < num_active)
-                new_state, info = jax.lax.cond(active, _step_fn(algorithm, step_key, state, step_data), _skip,
-                                               state)
+                new_state, info = where_state(active, _step_fn(algorithm, step_key, state, step_data), state,
+                                              _skip)
                 return (new_state, alive & (info.finite | ~active)), info.loss
 
             (state, alive), losses = jax.lax.scan(body, (state, alive), jnp.arange(chunk_size))
