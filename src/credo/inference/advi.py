@@ -31,8 +31,8 @@ from .optimizers import OptimizerSpec
 
 __all__ = [
     "GaussianFamily", "MeanField", "FullRank", "LowRank", "Frame", "ADVIState", "ADVIInfo",
-    "VariationalAlgorithm", "advi", "family_from_label", "draw", "draw_from_noise", "where_state", "CONDITIONAL_SIZE", "entropy", "mean", "covariance",
-    "std", "natural_params",
+    "VariationalAlgorithm", "advi", "family_from_label", "with_point_estimates", "draw", "draw_from_noise",
+    "where_state", "CONDITIONAL_SIZE", "entropy", "mean", "covariance", "std", "natural_params",
 ]
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -165,10 +165,44 @@ class MeanField(GaussianFamily):
 
     Starts, as PyMC, at the model's initial point with std softplus(0), and is
     optimised with windowed adagrad at 1e-3.
+
+    Parameters
+    ----------
+    point : tuple of (start, stop)
+        Slices of the flat vector that are point estimates: their standard
+        deviation is 0 (the draws are the mean) and they have no entropy
+        term, so the ELBO's gradient moves them to the mode of the rest of
+        the objective (MAP inside the same fit). ``cr.fit`` sets them from
+        the model's point-estimated variables (``cr.nn`` layers with
+        ``bayesian=False``); their ``rho`` stays as it starts.
     """
 
+    point: tuple = ()
     name: ClassVar[str] = "meanfield"
     default_optimizer: ClassVar[OptimizerSpec] = OptimizerSpec("adagrad_window", 1e-3)
+
+    def __post_init__(self):
+        object.__setattr__(self, "point", _slices(self.point))
+
+    @property
+    def label(self) -> str:
+        if not self.point:
+            return self.name
+        return f"{self.name}:point=" + ",".join(f"{start}-{stop}" for start, stop in self.point)
+
+    def _point_size(self) -> int:
+        return sum(stop - start for start, stop in self.point)
+
+    def _spread(self, rho):
+        """The standard deviations, 0 on the point-estimated slices."""
+        return _zero_slices(jax.nn.softplus(rho), self.point)
+
+    def _bayesian_sum(self, values):
+        """The sum over the last axis of ``values`` outside the point-estimated slices."""
+        total = jnp.sum(values, axis=-1)
+        for start, stop in self.point:
+            total = total - jnp.sum(values[..., start:stop], axis=-1)
+        return total
 
     def init(self, mean, std, cholesky=None):
         if cholesky is not None:
@@ -176,22 +210,26 @@ class MeanField(GaussianFamily):
         return {"mean": mean, "rho": _inverse_softplus(std)}
 
     def transform(self, params, noise):
-        return params["mean"] + jax.nn.softplus(params["rho"]) * noise
+        std = self._spread(params["rho"]) if self.point else jax.nn.softplus(params["rho"])
+        return params["mean"] + std * noise
 
     def entropy(self, params):
-        std = jax.nn.softplus(params["rho"])
-        return jnp.sum(jnp.log(std)) + _gaussian_constant(std.shape[-1], std.dtype)
+        log_std = jnp.log(jax.nn.softplus(params["rho"]))
+        size = log_std.shape[-1] - self._point_size()
+        return self._bayesian_sum(log_std) + _gaussian_constant(size, log_std.dtype)
 
     def std(self, params):
-        return jax.nn.softplus(params["rho"])
+        return self._spread(params["rho"])
 
     def covariance(self, params):
         return jnp.diag(self.std(params) ** 2)
 
     def log_prob(self, params, x):
+        """Log density at ``x`` of the Gaussian on the coordinates that are not point estimates."""
         std = jax.nn.softplus(params["rho"])
         z = (x - params["mean"]) / std
-        return -0.5 * jnp.sum(z**2, axis=-1) - jnp.sum(jnp.log(std)) - 0.5 * z.shape[-1] * LOG_2PI
+        size = z.shape[-1] - self._point_size()
+        return self._bayesian_sum(-0.5 * z**2 - jnp.log(std)) - 0.5 * size * LOG_2PI
 
     def start_at_mode(self, mode, cholesky):
         # The standard deviations a mean-field Gaussian has on a Gaussian target: 1/sqrt(diag(precision)).
@@ -304,10 +342,59 @@ class LowRank(GaussianFamily):
         return normal.log_prob(x)
 
 
+def with_point_estimates(family: GaussianFamily, slices: tuple) -> GaussianFamily:
+    """``family`` estimating the ``(start, stop)`` slices of the flat vector by points (see :class:`MeanField`).
+
+    Only the mean-field family separates coordinates so; the others raise a
+    FitError naming the remedy when there are such slices.
+    """
+    if not slices and not getattr(family, "point", ()):
+        return family
+    if not isinstance(family, MeanField):
+        raise FitError(f"the model has point-estimated variables (cr.nn layers with bayesian=False); the "
+                       f"{family.label} family cannot hold them: fit with method='advi' (mean-field), or make "
+                       "those layers Bayesian.")
+    return dataclasses.replace(family, point=tuple(slices))
+
+
+def _slices(point) -> tuple:
+    """``point`` as sorted, disjoint ``(start, stop)`` pairs of ints (a FitError otherwise)."""
+    try:
+        pairs = tuple(sorted((int(start), int(stop)) for start, stop in point))
+    except (TypeError, ValueError):
+        raise FitError(f"point must be (start, stop) pairs of the flat vector; got {point!r}.") from None
+    previous = 0
+    for start, stop in pairs:
+        if start < previous or stop <= start:
+            raise FitError(f"point slices must be non-empty, ordered and disjoint; got {pairs!r}.")
+        previous = stop
+    return pairs
+
+
+def _zero_slices(values, slices: tuple):
+    """``values`` with 0 on the ``(start, stop)`` slices of its last axis (one fused concatenation)."""
+    if not slices:
+        return values
+    pieces, previous = [], 0
+    for start, stop in slices:
+        pieces += [values[..., previous:start], jnp.zeros(values.shape[:-1] + (stop - start,), values.dtype)]
+        previous = stop
+    pieces.append(values[..., previous:])
+    return jnp.concatenate(pieces, axis=-1)
+
+
 def family_from_label(label: str) -> GaussianFamily:
-    """The family a label such as ``"meanfield"``, ``"fullrank"`` or ``"lowrank3"`` stands for."""
+    """The family a label such as ``"meanfield"``, ``"fullrank"``, ``"lowrank3"`` or
+    ``"meanfield:point=0-40,90-100"`` (with point-estimated slices) stands for."""
     if label == "meanfield":
         return MeanField()
+    if isinstance(label, str) and label.startswith("meanfield:point="):
+        try:
+            pairs = [part.split("-") for part in label[len("meanfield:point="):].split(",")]
+            return MeanField(point=tuple((int(start), int(stop)) for start, stop in pairs))
+        except (ValueError, FitError):
+            raise ValueError(f"unknown Gaussian family {label!r}: its point-estimated slices do not read as "
+                             "start-stop pairs.") from None
     if label == "fullrank":
         return FullRank()
     if isinstance(label, str) and label.startswith("lowrank") and label[len("lowrank"):].isdigit():

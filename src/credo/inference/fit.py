@@ -22,7 +22,7 @@ from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.programs import data_signature
-from .advi import FullRank, GaussianFamily, LowRank, MeanField
+from .advi import FullRank, GaussianFamily, LowRank, MeanField, with_point_estimates
 from .approximation import Approximation, FitInfo, FitSettings
 from .driver import run_chunks
 from .mode import laplace, laplace_start
@@ -305,8 +305,8 @@ def fit(
         return laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
                        obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size)
     inference = _inference(method, family_options)
-    family = inference.family
     compiled = model.compile()
+    family = with_point_estimates(inference.family, compiled.point_slices)
     if compiled.dim == 0:
         raise FitError("the model has no free variables: there is nothing to fit.")
     if compiled.discrete_free:

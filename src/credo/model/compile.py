@@ -227,6 +227,20 @@ class CompiledModel:
     def free_names(self) -> list[str]:
         return [info.name for info in self.free]
 
+    @property
+    def point_slices(self) -> tuple:
+        """``(start, stop)`` of each point-estimated free variable in the flat vector (see
+        :attr:`RandomVariable.point_estimate <credo.model.variables.RandomVariable>`), merged where adjacent."""
+        slices: list = []
+        for rv, info in zip(self._free_rvs, self.free):
+            if not rv.point_estimate or info.size == 0:
+                continue
+            if slices and slices[-1][1] == info.offset:
+                slices[-1] = (slices[-1][0], info.offset + info.size)
+            else:
+                slices.append((info.offset, info.offset + info.size))
+        return tuple(slices)
+
     def unflatten(self, position: jax.Array) -> dict[str, jax.Array]:
         """Split a flat unconstrained vector into one array per free variable."""
         return {

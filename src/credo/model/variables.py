@@ -244,9 +244,14 @@ class RandomVariable(Node):
         The size of the full data set, for minibatch scaling.
     initval : array or None
         The user's initial value, in constrained space.
+    point_estimate : bool
+        Whether variational fits estimate it by a point (MAP inside the
+        ELBO) rather than a distribution: ``cr.nn`` layers with
+        ``bayesian=False`` set it. Samplers ignore it.
     """
 
     param_batch_shape: tuple | None = None
+    point_estimate: bool = False
 
     def __init__(self, name, distribution, params, shape, dtype, batch_shape, observed, total_size, initval):
         self.name = name
