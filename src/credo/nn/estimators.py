@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -38,16 +40,19 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..data import Minibatch
-from ..errors import NonFiniteLossError
+from ..distributions import Bernoulli, Categorical, HalfNormal, Normal
 from ..inference.advi import FullRank, LowRank, MeanField
-from ..inference.approximation import Approximation
+from ..inference.approximation import Approximation, FitSettings
+from ..inference.driver import run_chunks
 from ..inference.optimizers import as_optimizer
 from ..inference.predictive import predictive_draws
+from ..inference.programs import ADVIChunk, ADVIInit, GaussianDraws
 from ..inference.results import as_key
 from ..inference.sampling import sample
-from ..distributions import Bernoulli, Categorical, HalfNormal, Normal
 from ..model.core import Data, Deterministic, Model
+from ..model.programs import data_signature
 from .layers import mlp
+from .templates import device_data, template
 
 __all__ = ["BNNClassifier", "BNNRegressor"]
 
@@ -115,11 +120,24 @@ def _initial_position(compiled, rng: np.random.Generator) -> np.ndarray:
     return position
 
 
-class _Runtime:
-    """What a fitted estimator holds that is not pickled: its own model and its approximation."""
+class _Fit(NamedTuple):
+    """A variational fit's outcome: what :attr:`approximation_` is rebuilt from."""
 
-    def __init__(self, model=None, approximation=None):
-        self.model = model
+    family: object
+    optimizer: object
+    state: object
+    key: object
+    hist: np.ndarray
+    chunk_size: int
+    batch_size: int | None
+
+
+class _Runtime:
+    """What a fitted estimator holds that is not pickled: its (padded) training data and its variational fit."""
+
+    def __init__(self, data: dict | None = None, fit: _Fit | None = None, approximation=None):
+        self.data = data
+        self.fit = fit
         self.approximation = approximation
 
 
@@ -228,13 +246,37 @@ class _BNNBase(BaseEstimator):
         return model
 
     def _padded_data(self, X_std: np.ndarray, y: np.ndarray | None = None, pad: bool = True) -> tuple[dict, int]:
-        """Standardised inputs (and targets, or a placeholder) padded to a few shapes, and the real row count."""
+        """Standardised inputs (and targets, or a placeholder) padded to a few shapes, on the device in the
+        model's dtypes, and the real row count."""
         n = X_std.shape[0]
         rows = _padded_rows(n) if pad else n
         y = self._placeholder_y(n) if y is None else y
         mask = np.zeros(rows)
         mask[:n] = 1.0
-        return {"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask}, n
+        return device_data({"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask}, self._dtypes()), n
+
+    def _dtypes(self) -> dict:
+        """The dtypes of the model's data: floats as credo's (float32, or float64 with x64), integer labels."""
+        real = jnp.zeros(()).dtype
+        return {"X": real, "y": np.int32 if self._kind == "classification" else real, "mask": real}
+
+    def _template_model(self, rows: int | None = None, batch_size: int | None = None) -> Model:
+        """The template model of this estimator's structure (see :mod:`credo.nn.templates`).
+
+        Full-batch fits and predictions share the template of ``rows=None``
+        (built on one placeholder row: their programs take the data as
+        arguments); a minibatch fit's depends on its rows, which scale its
+        likelihood.
+        """
+        key = (type(self).__name__, self.n_features_in_, self._n_outputs(), self._hidden, self.activation,
+               self._prior, rows, batch_size)
+
+        def build() -> Model:
+            shape_rows = 1 if rows is None else rows
+            placeholder, _ = self._padded_data(np.zeros((shape_rows, self.n_features_in_)), pad=False)
+            return self._build_model(placeholder, batch_size, batch_seed=0)
+
+        return template(key, build)
 
     #: Minus the log-likelihood of one padded row (a constant): removed from ``loss_curve_``.
     def _padding_loss(self) -> float:  # pragma: no cover - defined by subclasses
@@ -245,14 +287,6 @@ class _BNNBase(BaseEstimator):
 
     def _placeholder_y(self, n: int) -> np.ndarray:
         return np.zeros(n)
-
-    def _model(self):
-        """The model predictions run through: the fitted one, or one rebuilt after unpickling."""
-        runtime = self._runtime
-        if runtime.model is None:
-            placeholder, _ = self._padded_data(np.zeros((1, self.n_features_in_)), pad=False)
-            runtime.model = self._build_model(placeholder)
-        return runtime.model
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -266,7 +300,14 @@ class _BNNBase(BaseEstimator):
 
     # fitting ----------------------------------------------------------------------
     def _fit(self, X_std: np.ndarray, y_model: np.ndarray):
-        """Fit the model to standardised inputs and model-scale targets; store the posterior draws."""
+        """Fit the model to standardised inputs and model-scale targets; store the posterior draws.
+
+        Variational fits call the programs of the template model of the
+        estimator's structure with the estimator's data (padded to one of a
+        few row counts, see :func:`_padded_rows`), so that the clones of a
+        cross-validation compile each program once per row count. NUTS fits
+        a model of the estimator's own.
+        """
         self._check_params()
         rng = check_random_state(self.random_state)
         init_seed, fit_seed, draw_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
@@ -276,13 +317,11 @@ class _BNNBase(BaseEstimator):
             if method == "nuts":
                 raise ValueError(f"{type(self).__name__}: batch_size needs a variational method; NUTS uses all rows.")
             batch_size = int(self.batch_size)
-        padded = batch_size is None and method != "nuts"
-        data, n = self._padded_data(X_std, y_model, pad=padded)
+        data, n = self._padded_data(X_std, y_model, pad=method != "nuts")
         n_padding = data["mask"].shape[0] - n
-        model = self._build_model(data, batch_size, batch_seed=0)
-        names = [rv.name for rv in model.free_variables]
-        approximation = None
         if method == "nuts":
+            model = self._build_model(data)
+            names = [rv.name for rv in model.free_variables]
             chains = 2
             idata = sample(draws=max(1, int(np.ceil(self.draws / chains))), tune=int(self.n_iter), chains=chains,
                            random_seed=fit_seed, progressbar=bool(self.progressbar), model=model)
@@ -291,34 +330,44 @@ class _BNNBase(BaseEstimator):
                 value = np.asarray(idata.posterior[name])
                 posterior[name] = value.reshape((-1,) + value.shape[2:])[: self.draws]
             self.loss_curve_ = np.zeros(0)
+            fit = None
         else:
-            approximation = self._fit_vi(model, method, fit_seed, init_seed)
+            model = self._template_model(None if batch_size is None else data["mask"].shape[0], batch_size)
+            fit = self._fit_vi(model, data, method, fit_seed, init_seed, batch_size)
             # draw the weights with one placeholder row: the deterministics are not needed here
             placeholder, _ = self._padded_data(X_std[:1], y_model[:1], pad=False)
-            values = approximation.sample(int(self.draws), random_seed=draw_seed, return_inferencedata=False,
-                                          data=placeholder)
-            posterior = {name: np.asarray(values[name]) for name in names}
-            self.loss_curve_ = np.asarray(approximation.hist) - n_padding * self._padding_loss()
+            compiled = model.compile()
+            draws = compiled.programs.get(GaussianDraws(fit.family, data_signature(placeholder)), compiled)
+            values = draws(as_key(draw_seed), fit.state, placeholder, int(self.draws))
+            posterior = {info.name: np.asarray(values[info.name]) for info in compiled.free}
+            self.loss_curve_ = np.asarray(fit.hist) - n_padding * self._padding_loss()
         self.posterior_ = posterior
-        self._runtime = _Runtime(model, approximation)
+        self._runtime = _Runtime(data, fit)
         return self
 
-    def _fit_vi(self, model, method: str, seed: int, init_seed: int):
+    def _fit_vi(self, model, data: dict, method: str, seed: int, init_seed: int, batch_size: int | None) -> _Fit:
+        """A variational fit with the compiled programs of ``model`` (a template) on ``data``."""
         family = {"advi": MeanField(), "fullrank_advi": FullRank(), "lowrank_advi": LowRank()}[method]
         n_iter = int(self.n_iter)
         # Adam with a learning rate that decays tenfold along a cosine: fast early, little noise late.
-        optimizer = optax.adam(optax.cosine_decay_schedule(float(self.learning_rate), n_iter, alpha=0.1))
+        optimizer = as_optimizer(optax.adam(optax.cosine_decay_schedule(float(self.learning_rate), n_iter, alpha=0.1)),
+                                 family.default_optimizer)
         compiled = model.compile()
-        position = _initial_position(compiled, np.random.default_rng(init_seed))
-        std = np.full(compiled.dim, float(self.init_std))
-        approximation = Approximation.start(model, family, as_optimizer(optimizer, family.default_optimizer),
-                                            as_key(seed), chunk_size=min(n_iter, 2000), position=position, std=std)
-        try:
-            return approximation.refine(n_iter, progressbar=bool(self.progressbar))
-        except NonFiniteLossError as error:
-            warnings.warn(f"{type(self).__name__}: {error} Predictions use the last finite approximation.",
+        signature = data_signature(data)
+        real = jnp.zeros(()).dtype
+        position = jnp.asarray(_initial_position(compiled, np.random.default_rng(init_seed)), real)
+        init = compiled.programs.get(ADVIInit(family, optimizer, False, signature), compiled)
+        state = init(position, std=jnp.full(compiled.dim, float(self.init_std), real))
+        chunk_size = min(n_iter, 2000)
+        runner = compiled.programs.get(ADVIChunk(family, optimizer, 1, chunk_size, tuple(model.minibatches),
+                                                 signature), compiled)
+        key = as_key(seed)
+        run = run_chunks(runner, state, key, data, n_iter, chunk_size, progressbar=bool(self.progressbar))
+        if not np.all(run.alive):
+            warnings.warn(f"{type(self).__name__}: the loss turned non-finite at iteration {len(run.hist)}. "
+                          "Predictions use the last finite approximation; try a smaller learning_rate.",
                           ConvergenceWarning, stacklevel=3)
-            return error.approximation
+        return _Fit(family, optimizer, run.state, key, run.hist, chunk_size, batch_size)
 
     # prediction ---------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
@@ -327,11 +376,14 @@ class _BNNBase(BaseEstimator):
         return (X - self.X_mean_) / self.X_std_
 
     def _draws(self, X_std: np.ndarray, name: str, posterior: dict, seed: int) -> np.ndarray:
-        """Draws ``(S, n, ...)`` of ``name`` (a deterministic or the likelihood) at the standardised inputs."""
+        """Draws ``(S, n, ...)`` of ``name`` (a deterministic or the likelihood) at the standardised inputs.
+
+        The rows are padded to one of a few counts: predictions on sets of
+        similar size share one compiled program.
+        """
         data, n = self._padded_data(X_std)
-        model = self._model()
-        data = dict(model.data_values, **model.validated_data(data, what=type(self).__name__))
-        values = predictive_draws(model.compile(), posterior, data, (name,), as_key(seed))
+        compiled = self._template_model().compile()
+        values = predictive_draws(compiled, posterior, data, (name,), as_key(seed))
         return np.asarray(values[name], dtype=np.float64)[:, :n]
 
     def _deterministic_draws(self, X_std: np.ndarray, name: str) -> np.ndarray:
@@ -360,10 +412,17 @@ class _BNNBase(BaseEstimator):
         """The fitted variational approximation (None after NUTS, or after unpickling).
 
         Its model is the estimator's own, holding the (padded, standardised)
-        training data.
+        training data, built when this is first read: it refines, samples
+        and saves as any approximation.
         """
         check_is_fitted(self, "posterior_")
-        return self._runtime.approximation
+        runtime = self._runtime
+        if runtime.approximation is None and runtime.fit is not None:
+            fit = runtime.fit
+            model = self._build_model(runtime.data, fit.batch_size, batch_seed=0)
+            runtime.approximation = Approximation(model, fit.family, fit.state, fit.key, fit.hist,
+                                                  FitSettings(fit.optimizer, 1, fit.chunk_size))
+        return runtime.approximation
 
 
 class BNNRegressor(RegressorMixin, _BNNBase):
