@@ -152,3 +152,43 @@ def test_layer_argument_errors_name_the_layer():
             cr.nn.dense("d", np.zeros((2, 3)), 2, prior="wide")
         with pytest.raises(ModelError, match="shape"):
             cr.nn.dense("d", np.zeros((2, 3)), 2, prior=lambda name, shape, initval: cr.Normal(name, 0, 1))
+
+
+@pytest.mark.parametrize("stride, padding", [((1, 1), "SAME"), ((2, 2), "SAME"), ((2, 3), "VALID"),
+                                             ((1, 1), ((1, 0), (2, 1)))])
+def test_the_convolutions_own_gradient_is_jaxs(stride, padding):
+    # cr.nn's convolution writes its gradient out (XLA runs JAX's own slowly inside loops): same values,
+    # and second derivatives by reverse mode twice
+    from credo.nn.conv import _convolve
+
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.normal(size=(2, 9, 7, 3)), jnp.float32)
+    w = jnp.asarray(rng.normal(size=(3, 2, 3, 4)), jnp.float32)
+    ours = lambda x, w: jnp.sum(jnp.sin(_convolve(x, w, stride, padding)))  # noqa: E731
+    jaxs = lambda x, w: jnp.sum(jnp.sin(jax.lax.conv_general_dilated(  # noqa: E731
+        x, w, stride, padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))))
+    assert float(ours(x, w)) == pytest.approx(float(jaxs(x, w)), rel=1e-5)
+    for got, expected in zip(jax.grad(ours, (0, 1))(x, w), jax.grad(jaxs, (0, 1))(x, w)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    second = jax.jacrev(jax.jacrev(lambda w: ours(x, w)))(w)
+    np.testing.assert_allclose(second, jax.hessian(lambda w: jaxs(x, w))(w), rtol=1e-3, atol=1e-3)
+
+
+def test_the_laplace_approximation_of_a_convolution_uses_its_exact_curvature():
+    # init="map" and method="laplace" need the Hessian (by reverse mode twice through the convolution): a
+    # logistic regression on the sum of a linear convolution's outputs, its precision against jax.hessian
+    rng = np.random.default_rng(5)
+    images, labels = rng.normal(size=(30, 4, 4, 1)), rng.integers(0, 2, size=30)
+    with cr.Model() as model:
+        h = cr.nn.conv2d("c", cr.Data("x", images), 1, kernel_size=2, padding="VALID", activation=None, bias=False)
+        cr.Bernoulli("y", logit_p=h.sum(axis=(1, 2, 3)), observed=labels)
+    approx = cr.fit(model=model, method="laplace", random_seed=0, progressbar=False)
+    mode = jnp.asarray(approx.mean["c_w"], jnp.float32)
+
+    def log_density(w):
+        z = jnp.sum(jax.lax.conv_general_dilated(jnp.asarray(images, jnp.float32), w.reshape(2, 2, 1, 1), (1, 1),
+                                                 "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")), axis=(1, 2, 3))
+        return jnp.sum(labels * z - jnp.logaddexp(0, z)) - 0.5 * jnp.sum(w ** 2)
+
+    precision = -jax.hessian(log_density)(mode.reshape(-1))
+    np.testing.assert_allclose(approx.cov, np.linalg.inv(np.asarray(precision)), rtol=1e-3, atol=1e-6)
