@@ -11,6 +11,9 @@ data with the same objective:
   public path: driver, checks and all); its compilation cache off, so its
   compile time is a cold one like everyone else's;
 - ``floor``: the same ADVI hand-written in JAX + optax (``peers/big_jax.py``);
+- ``floor_vjp`` (convolutional networks): the floor with the convolutions'
+  gradient written out as credo's ``cr.nn.conv2d`` writes it (JAX's own
+  runs 8-23x slower inside a loop on the CPU);
 - ``numpyro``: ``SVI`` + ``AutoNormal`` + the same optax Adam, its own
   ``svi.run`` (``peers/big_jax.py``);
 - ``pymc``: ``pm.Minibatch`` + ``pm.fit(method="advi")`` with
@@ -21,9 +24,11 @@ Each (network, framework) runs in a fresh process and reports its steady
 iterations per second (median over timed chunks after a warm-up chunk), its
 compile seconds (the first call less one chunk at the steady rate) and the
 process's peak resident memory. A ``pair`` process runs credo and the floor
-in the same process, their chunks interleaved: ``step / floor`` is the
-median over rounds of credo's chunk time over the floor's, the figure the
-targets are set in (at most 1.1 at 6x10^4 and 10^6 weights).
+(``floor_vjp`` for convolutional networks) in the same process, their chunks
+interleaved: credo's ``step / floor`` is the median over rounds of its
+chunk time over the floor's, the figure the targets are set in (at most 1.1
+at 6x10^4 and 10^6 weights); the other rows' ``step / floor`` is the faster
+floor's rate over theirs, from separate processes.
 
 Usage::
 
@@ -47,8 +52,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "peers"))
 import big_common as common  # noqa: E402
 
-FRAMEWORKS = ["credo", "floor", "numpyro", "pymc"]
+FRAMEWORKS = ["credo", "floor", "floor_vjp", "numpyro", "pymc"]
 PYMC_TIMEOUT = 600
+#: Any other process is stopped after this long (its row then says so).
+TIMEOUT = 1200
 
 
 def credo_model(name: str, X, y):
@@ -83,10 +90,11 @@ class Credo:
         cr.config(compilation_cache=False)
         self.steps = common.NETWORKS[name][2]
         self.model = credo_model(name, X, y)
+        # one step of a chunk program of ``steps`` steps: the time is the compile (and one step)
         start = time.perf_counter()
-        self.approx = cr.fit(self.steps, model=self.model, obj_optimizer=optax.adam(common.LEARNING_RATE),
+        self.approx = cr.fit(1, model=self.model, obj_optimizer=optax.adam(common.LEARNING_RATE),
                              random_seed=0, chunk_size=self.steps, progressbar=False)
-        self.first_s = time.perf_counter() - start
+        self.compile_s = time.perf_counter() - start
 
     def chunk(self) -> float:
         import jax
@@ -105,7 +113,8 @@ def worker(kind: str, name: str, rounds: int) -> dict:
     if kind == "pair":
         from big_jax import Floor
 
-        floor = Floor(name, X, y)
+        conv = any(layer[0] == "conv" for layer in common.NETWORKS[name][1])
+        floor = Floor(name, X, y, "written" if conv else "jax")
         floor.chunk()
         pairs = [(credo.chunk(), floor.chunk()) for _ in range(rounds)]
         result["step_over_floor"] = statistics.median(a / b for a, b in pairs)
@@ -117,7 +126,7 @@ def worker(kind: str, name: str, rounds: int) -> dict:
     import credo as cr
     import jax
 
-    result.update(it_per_s=rate, compile_s=credo.first_s - credo.steps / rate,
+    result.update(it_per_s=rate, compile_s=credo.compile_s,
                   version=f"credo {cr.__version__}, jax {jax.__version__}")
     return result
 
@@ -127,7 +136,7 @@ def run_process(framework: str, name: str, rounds: int, python: str | None = Non
     """One measurement in a fresh process; ``{"error": ...}`` where it failed."""
     if framework in ("credo", "pair"):
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", framework, name, "--rounds", str(rounds)]
-    elif framework in ("floor", "numpyro"):
+    elif framework in ("floor", "floor_vjp", "numpyro"):
         cmd = [sys.executable, str(HERE / "peers" / "big_jax.py"), framework, name, "--rounds", str(rounds)]
     else:
         cmd = [python or pymc_python(), str(HERE / "peers" / "big_pymc.py"), name, "--rounds", str(rounds)]
@@ -176,7 +185,7 @@ def table(results: dict) -> str:
     lines = ["| network | weights | framework | it/s | step / floor | compile s | peak MB |",
              "|---|---|---|---|---|---|---|"]
     for name, by_framework in results.items():
-        floor = by_framework.get("floor", {}).get("it_per_s")
+        floor = max((by_framework.get(f, {}).get("it_per_s") or 0) for f in ("floor", "floor_vjp")) or None
         for framework, r in by_framework.items():
             if framework == "pair":
                 continue
@@ -227,10 +236,11 @@ def main(argv=None) -> None:
     for _ in range(args.repeats):
         for name in args.networks:
             for framework in frameworks:
-                if framework == "pymc" and not name.startswith("dense"):
+                if (framework == "pymc" and not name.startswith("dense")) or \
+                        (framework == "floor_vjp" and not name.startswith("conv")):
                     continue
                 result = run_process(framework, name, args.rounds, timeout=PYMC_TIMEOUT if framework == "pymc"
-                                     else None)
+                                     else TIMEOUT)
                 runs[name].setdefault(framework, []).append(result)
                 print(json.dumps(result), file=sys.stderr, flush=True)
     results = {name: {fw: median_of(r) for fw, r in by.items()} for name, by in runs.items()}

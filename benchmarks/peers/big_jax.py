@@ -8,11 +8,15 @@ of 128 rows (drawn with replacement, scaled by rows / 128), the Gaussian
 entropy in closed form, ``optax.adam(1e-3)``, ``lax.scan`` over a chunk of
 steps compiled ahead of time. No guard against non-finite steps.
 
+``floor_vjp`` (convolutional networks): the floor with the convolutions'
+gradient written out in their own layout (:func:`same_conv`), as credo's
+``cr.nn.conv2d`` does; JAX's own runs slowly inside a loop on the CPU.
+
 ``numpyro``: the same model with ``numpyro.sample`` per weight array and
 ``numpyro.plate(subsample_size=128)``, ``AutoNormal``, the same optax Adam,
 fitted with its own ``svi.run(progress_bar=False)``.
 
-Run as a worker: ``python big_jax.py floor|numpyro NETWORK [--rounds R]``;
+Run as a worker: ``python big_jax.py floor|floor_vjp|numpyro NETWORK [--rounds R]``;
 prints one JSON line (``framework, network, weights, compile_s, it_per_s,
 peak_mb``).
 """
@@ -30,8 +34,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import big_common as common  # noqa: E402
 
 
-def forward(name: str, weights: dict, x):
-    """The network's logits for inputs ``x`` (rows first), with JAX."""
+def same_conv(x, w):
+    """A stride-1 'SAME' convolution (NHWC, HWIO) with its gradient written out in that layout.
+
+    JAX's own gradient of ``lax.conv_general_dilated`` uses layouts that XLA
+    on the CPU runs slowly inside a loop (see credo's ``cr.nn.conv2d``): the
+    ``floor_vjp`` peer is the floor with this convolution, written here.
+    """
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    numbers = ("NHWC", "HWIO", "NHWC")
+    pads = tuple(jax.lax.padtype_to_pads(x.shape[1:3], w.shape[:2], (1, 1), "SAME"))
+
+    @jax.custom_vjp
+    def conv(x, w):
+        return jax.lax.conv_general_dilated(x, w, (1, 1), pads, dimension_numbers=numbers)
+
+    def backward(residuals, cotangent):
+        x, w = residuals
+        (kh, kw), (h, wd) = w.shape[:2], x.shape[1:3]
+        flipped = jnp.transpose(jnp.flip(w, (0, 1)), (0, 1, 3, 2))
+        back = [(kh - 1 - pads[0][0], pads[0][0]), (kw - 1 - pads[1][0], pads[1][0])]
+        dx = jax.lax.conv_general_dilated(cotangent, flipped, (1, 1), back, dimension_numbers=numbers)
+        kernel_pads = [(pads[0][0], kh - 1 - pads[0][0]), (pads[1][0], kw - 1 - pads[1][0])]
+        dw = jax.lax.conv_general_dilated(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(cotangent, (1, 2, 0, 3)),
+                                          (1, 1), kernel_pads, dimension_numbers=numbers)
+        del h, wd
+        return dx, jnp.transpose(dw, (1, 2, 0, 3))
+
+    conv.defvjp(lambda x, w: (conv(x, w), (x, w)), backward)
+    return conv(x, w)
+
+
+def forward(name: str, weights: dict, x, conv_gradient: str = "jax"):
+    """The network's logits for inputs ``x`` (rows first), with JAX.
+
+    ``conv_gradient="written"`` uses :func:`same_conv` for the convolutions.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -41,8 +83,11 @@ def forward(name: str, weights: dict, x):
         if kind == "dense":
             x = activations[layer[2]](x @ weights[f"layer{index}_w"] + weights[f"layer{index}_b"])
         elif kind == "conv":
-            x = jax.lax.conv_general_dilated(x, weights[f"layer{index}_w"], (1, 1), "SAME",
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            if conv_gradient == "written":
+                x = same_conv(x, weights[f"layer{index}_w"])
+            else:
+                x = jax.lax.conv_general_dilated(x, weights[f"layer{index}_w"], (1, 1), "SAME",
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
             x = activations[layer[3]](x + weights[f"layer{index}_b"])
         elif kind == "maxpool":
             size = layer[1]
@@ -52,7 +97,7 @@ def forward(name: str, weights: dict, x):
     return x
 
 
-def floor_chunk(name: str, steps: int):
+def floor_chunk(name: str, steps: int, conv_gradient: str = "jax"):
     """``(run, params0, opt_state0)``: ``run(params, opt_state, start, X, y) -> (params, opt_state, losses)``."""
     import jax
     import jax.numpy as jnp
@@ -66,7 +111,7 @@ def floor_chunk(name: str, steps: int):
 
     def log_density(weights, xb, yb):
         prior = sum(jnp.sum(-0.5 * w * w) for w in weights.values()) - 0.5 * dim * math.log(2 * math.pi)
-        logits = forward(name, weights, xb)
+        logits = forward(name, weights, xb, conv_gradient)
         likelihood = jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(logits), yb[:, None], axis=1))
         return prior + (common.ROWS / common.BATCH) * likelihood
 
@@ -97,12 +142,12 @@ def floor_chunk(name: str, steps: int):
 class Floor:
     """The floor, compiled, with its state: ``chunk()`` runs one chunk of steps and returns its seconds."""
 
-    def __init__(self, name: str, X, y):
+    def __init__(self, name: str, X, y, conv_gradient: str = "jax"):
         import jax
         import jax.numpy as jnp
 
         self.steps = common.NETWORKS[name][2]
-        run, self.params, self.opt_state = floor_chunk(name, self.steps)
+        run, self.params, self.opt_state = floor_chunk(name, self.steps, conv_gradient)
         self.X, self.y = jnp.asarray(X), jnp.asarray(y)
         start = time.perf_counter()
         self.run = jax.jit(run).lower(self.params, self.opt_state, jnp.int32(0), self.X, self.y).compile()
@@ -121,9 +166,9 @@ class Floor:
         return time.perf_counter() - start
 
 
-def run_floor(name: str, rounds: int) -> dict:
+def run_floor(name: str, rounds: int, conv_gradient: str = "jax") -> dict:
     X, y = common.make_data(name)
-    floor = Floor(name, X, y)
+    floor = Floor(name, X, y, conv_gradient)
     floor.chunk()  # warm-up
     times = [floor.chunk() for _ in range(rounds)]
     return {"compile_s": floor.compile_s, "it_per_s": floor.steps / statistics.median(times)}
@@ -173,11 +218,14 @@ def run_numpyro(name: str, rounds: int) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("framework", choices=["floor", "numpyro"])
+    parser.add_argument("framework", choices=["floor", "floor_vjp", "numpyro"])
     parser.add_argument("network", choices=list(common.NETWORKS))
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    result = (run_floor if args.framework == "floor" else run_numpyro)(args.network, args.rounds)
+    if args.framework == "numpyro":
+        result = run_numpyro(args.network, args.rounds)
+    else:
+        result = run_floor(args.network, args.rounds, "written" if args.framework == "floor_vjp" else "jax")
     result.update(framework=args.framework, network=args.network, weights=common.num_weights(args.network),
                   peak_mb=common.peak_memory_mb())
     print(json.dumps(result), flush=True)
