@@ -41,8 +41,6 @@ def same_conv(x, w):
     on the CPU runs slowly inside a loop (see credo's ``cr.nn.conv2d``): the
     ``floor_vjp`` peer is the floor with this convolution, written here.
     """
-    import functools
-
     import jax
     import jax.numpy as jnp
 
@@ -55,14 +53,13 @@ def same_conv(x, w):
 
     def backward(residuals, cotangent):
         x, w = residuals
-        (kh, kw), (h, wd) = w.shape[:2], x.shape[1:3]
+        kh, kw = w.shape[:2]
         flipped = jnp.transpose(jnp.flip(w, (0, 1)), (0, 1, 3, 2))
         back = [(kh - 1 - pads[0][0], pads[0][0]), (kw - 1 - pads[1][0], pads[1][0])]
         dx = jax.lax.conv_general_dilated(cotangent, flipped, (1, 1), back, dimension_numbers=numbers)
         kernel_pads = [(pads[0][0], kh - 1 - pads[0][0]), (pads[1][0], kw - 1 - pads[1][0])]
         dw = jax.lax.conv_general_dilated(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(cotangent, (1, 2, 0, 3)),
                                           (1, 1), kernel_pads, dimension_numbers=numbers)
-        del h, wd
         return dx, jnp.transpose(dw, (1, 2, 0, 3))
 
     conv.defvjp(lambda x, w: (conv(x, w), (x, w)), backward)
