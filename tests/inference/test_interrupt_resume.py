@@ -183,9 +183,8 @@ def test_a_checkpointed_fit_killed_and_resumed_equals_the_uninterrupted_fit(tmp_
     killed_at = int(np.load(path)["step"])
     assert 0 < killed_at < n, killed_at
     resumed = _start(RESUME_SCRIPT, path, n)
-    out, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-3000:]
-    result = json.loads(out.splitlines()[-1])
+    result = _result(resumed)
+    assert resumed.wait(timeout=60) == 0, resumed.stderr.read()[-3000:]
     assert result == {"steps": n, "resumed_from": killed_at}
     with make_model() as model:
         reference = cr.fit(n, random_seed=5, progressbar=False)
@@ -299,8 +298,8 @@ def test_a_sampling_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path
     killed_at = np.load(path)["draws"].shape[1]
     assert 0 < killed_at < draws, killed_at
     resumed = _start(SAMPLE_RESUME_SCRIPT, path, draws, out)
-    stdout, stderr = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, stderr[-3000:]
+    assert _result(resumed) == {"draws": draws}
+    assert resumed.wait(timeout=60) == 0, resumed.stderr.read()[-3000:]
     with make_model():
         reference = cr.sample(draws=draws, tune=200, chains=2, random_seed=3, progressbar=False)
     np.testing.assert_array_equal(np.load(out), reference.posterior["w"].values)
