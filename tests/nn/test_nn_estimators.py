@@ -225,3 +225,26 @@ def test_the_approximation_is_the_fit_on_the_estimators_own_padded_data():
     np.testing.assert_allclose(clf.loss_curve_, approx.hist - 4 * np.log(2), rtol=1e-6)
     longer = approx.refine(50, progressbar=False)
     assert longer.num_steps == 350 and np.isfinite(longer.hist).all()
+
+
+def test_an_ensemble_of_members_shares_the_draws_equally():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, size=(80, 2))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] + rng.normal(0, 0.1, size=80)
+    model = BNNRegressor(**dict(FAST, draws=99), n_members=3, random_state=0).fit(X, y)
+    approx = model.approximation_
+    assert approx.family.label == "mixture3[meanfield]"
+    members = approx.members
+    # every posterior draw of the weights lies nearest (in its sds) the member it came from: 33 each
+    names = sorted(model.posterior_)
+    flat = np.concatenate([model.posterior_[n].reshape(99, -1) for n in names], axis=1)
+    means = np.stack([np.concatenate([np.ravel(m.mean[n]) for n in names]) for m in members])
+    stds = np.stack([np.concatenate([np.ravel(m.std[n]) for n in names]) for m in members])
+    owner = np.argmin(np.abs((flat[:, None] - means[None]) / stds[None]).sum(axis=2), axis=1)
+    np.testing.assert_array_equal(np.bincount(owner, minlength=3), [33, 33, 33])
+    assert len({round(float(m.mean["net_out_b"][0]), 4) for m in members}) == 3  # the members differ
+    assert model.score(X, y) > 0.9
+    with pytest.raises(ValueError, match="n_members"):
+        BNNRegressor(method="nuts", n_members=2).fit(X, y)
+    with pytest.raises(ValueError, match="n_members"):
+        BNNRegressor(n_members=0).fit(X, y)
