@@ -82,7 +82,7 @@ def table(path: str) -> str:
         de = PUBLISHED[name]["Deep ensembles"]
         lines.append(f"| {name} | {trial} | {','.join(str(r['split']) for r in group)} | "
                      f"{rmse.mean():.4f} ± {rmse.std() / np.sqrt(n):.4f} | {ll.mean():.3f} ± {ll.std() / np.sqrt(n):.3f} "
-                     f"| {np.mean([r['seconds'] for r in group]):.1f} | {de[0]:.2f} ± {de[1]:.2f} | "
+                     f"| {np.nanmean([r['seconds'] for r in group]):.1f} | {de[0]:.2f} ± {de[1]:.2f} | "
                      f"{de[2]:.2f} ± {de[3]:.2f} |")
     return "\n".join(lines)
 
