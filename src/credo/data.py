@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import DataError
 from .model.core import Data, Model, as_data_array
+from .model.placement import ROW_BLOCKS, ROW_MASK, block_positions, real_rows, signature_shardings
 from .model.variables import DataNode
 
 __all__ = ["Minibatch", "MinibatchNode", "MinibatchGroup", "minibatch_fn"]
@@ -180,21 +181,34 @@ def _register(model: Model, values: list, batch_size: int, seed: int | None, nam
     model.add_minibatch_group(group, nodes)  # the Data nodes, now known as minibatch nodes
 
 
+def _sharded_batch(batch: jax.Array, sharding) -> jax.Array:
+    """The rows of ``batch`` over the devices of ``sharding`` where they divide evenly among them."""
+    if sharding is None or batch.shape[0] % sharding.num_devices:
+        return batch
+    return jax.lax.with_sharding_constraint(batch, sharding)
+
+
 def batch_rows(groups: tuple) -> dict[str, int]:
     """The batch size of every array read in minibatches, by name."""
     return {name: group.batch_size for group in groups for name in group.names}
 
 
-def minibatch_fn(groups: tuple):
+def minibatch_fn(groups: tuple, signature: tuple = ()):
     """``batch_fn(step_key, data) -> data`` for a fit's compiled step, or None without groups.
 
     ``groups`` is a model's ``minibatches`` (a tuple of :class:`MinibatchGroup`,
     hashable: it is part of the spec of the compiled fit, so the same groups
-    share one compiled program).
+    share one compiled program). ``signature``, the data's
+    :func:`~credo.model.programs.data_signature`, says which arrays are
+    sharded over devices: the rows of a batch are then sharded the same way
+    where the batch size divides among the devices. Where the rows were
+    padded to share them evenly (:mod:`credo.model.placement`), the indices
+    are drawn among the real rows only, exactly as on one device.
     """
     groups = tuple(groups)
     if not groups:
         return None
+    shardings = signature_shardings(signature)
 
     def batch_fn(step_key, data):
         data = dict(data)
@@ -210,9 +224,14 @@ def minibatch_fn(groups: tuple):
             else:  # the seed's stream: groups of equal seed, batch size and rows draw the same rows
                 key = jax.random.fold_in(jax.random.fold_in(stream, _SEEDED_STREAM), group.seed)
             rows_available = rows.pop()
-            chosen = jax.random.randint(key, (group.batch_size,), 0, rows_available)
+            padded = ROW_MASK in data and rows_available == data[ROW_MASK].shape[0]
+            if padded:  # the same draws as on one device, then where those rows sit
+                chosen = jax.random.randint(key, (group.batch_size,), 0, real_rows(data))
+                chosen = block_positions(chosen, data[ROW_BLOCKS])
+            else:
+                chosen = jax.random.randint(key, (group.batch_size,), 0, rows_available)
             for name in group.names:
-                data[name] = jnp.take(data[name], chosen, axis=0, mode="clip")
+                data[name] = _sharded_batch(jnp.take(data[name], chosen, axis=0, mode="clip"), shardings.get(name))
         return data
 
     return batch_fn

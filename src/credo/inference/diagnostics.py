@@ -120,7 +120,7 @@ def importance_draws(approx, key: jax.Array, num: int, data=None) -> tuple[np.nd
         raise FitError(f"the {approx.family.name} approximation has no density (its draws are particles): "
                        "importance weights p/q are not defined for it.")
     compiled = approx.compiled
-    data = dict(approx.model.data_values) if data is None else data
+    data = approx.placed_data().arrays if data is None else data
     program = compiled.programs.get(ImportanceDraws(approx.family, data_signature(data)), compiled)
     flat, log_p, log_q = jax.device_get(program(key, approx.state, data, int(num)))
     return np.asarray(flat), np.asarray(log_p, np.float64) - np.asarray(log_q, np.float64)

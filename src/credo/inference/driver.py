@@ -7,7 +7,8 @@ here calls it until ``n`` steps are done, each call sized by measured time
 (about a quarter of a second, :class:`CallSizer`), moves the progress bar,
 calls the callbacks every ``chunk_size`` steps, lets a checkpoint be saved,
 and stops at the first non-finite step, at a callback's request, or at
-Ctrl-C (honoured after the running call, whose steps are kept). Step ``s``
+Ctrl-C (honoured after the running call, whose steps are kept). With
+several processes only process 0 draws the progress bar. Step ``s``
 uses ``fold_in(key, s)``, so the result does not depend on how the steps
 were cut into calls. Python never runs once per step. The loop mutates
 nothing it is given: it returns the final state and the losses as a
@@ -26,6 +27,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
+
+from ..model.placement import is_main_process
 
 __all__ = ["Run", "run_chunks", "chunk_size_for", "callback_stop", "CallSizer", "InterruptFlag",
            "wait_interruptibly", "user_stacklevel", "CALL_SECONDS"]
@@ -222,7 +225,7 @@ def run_chunks(
     # calls them where an uninterrupted one does.
     since_callback = int(np.max(_steps(state))) % chunk_size
     sizer = CallSizer(chunk_size, call_seconds)
-    bar = tqdm(total=n, disable=not progressbar, leave=True, dynamic_ncols=True)
+    bar = tqdm(total=n, disable=not progressbar or not is_main_process(), leave=True, dynamic_ncols=True)
     try:
         with InterruptFlag() as interrupt:
             while done < n and alive.any() and not interrupt.requested:

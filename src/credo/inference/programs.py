@@ -79,7 +79,7 @@ class ADVIChunk:
 
     def build(self, compiled):
         algorithm = _algorithm(compiled, self.family, self.optimizer, self.num_mc)
-        batch_fn = minibatch_fn(self.batch)
+        batch_fn = minibatch_fn(self.batch, self.signature)
         chunk_size = self.chunk_size
 
         def run_chunk(state: ADVIState, alive, key, data, num_active):
