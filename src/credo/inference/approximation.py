@@ -14,7 +14,7 @@ from ..data import minibatch_fn
 from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
-from ..model.placement import PlacedData, Placement, place_data, placement_for
+from ..model.placement import PlacedData, Placement, place_data, placement_for, streamed_names
 from ..model.programs import data_signature
 from .advi import ADVIState
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
@@ -26,6 +26,7 @@ from .method import VariationalMethod
 from .optimizers import Optimizer
 from .programs import ADVIChunk, ADVIInit, Constrain, GaussianDraws
 from .results import as_key, devices_attrs, observed_and_constant_data, to_inference_data
+from .streaming import BatchStream, block_steps, streaming_runner
 
 __all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "approximation_from_fields",
            "MOMENT_DRAWS"]
@@ -146,7 +147,7 @@ class Approximation:
         compiled = model.compile()
         if position is None:
             position = compiled.initial_position()
-        data = model.placed_data(placement).arrays
+        data = model.placed_data(placement, stand_in=True).arrays
         init = compiled.programs.get(ADVIInit(family, optimizer, bool(whiten), data_signature(data)), compiled)
         state = init(position, std=std, cholesky=cholesky, key=jax.random.fold_in(key, INIT_STREAM))
         return cls(model, family, state, key, np.zeros(0, np.float32),
@@ -162,12 +163,12 @@ class Approximation:
         """The devices and processes the fit ran on: ``{"devices", "processes", "platform", "device_kind"}``."""
         return self.placed_data().describe()
 
-    def placed_data(self, data: Mapping | None = None) -> PlacedData:
+    def placed_data(self, data: Mapping | None = None, stand_in: bool = False) -> PlacedData:
         """The model's data (or ``data``, new values of some Data variables, checked) placed on this fit's
-        devices, as its programs receive them."""
+        devices, as its programs receive them (``stand_in``: see :func:`~credo.model.placement.place_data`)."""
         if data is None:
-            return self.model.placed_data(self.placement)
-        return place_data(self.model, check_data_arguments(self.model, data), self.placement)
+            return self.model.placed_data(self.placement, stand_in)
+        return place_data(self.model, check_data_arguments(self.model, data), self.placement, stand_in)
 
     @property
     def num_steps(self) -> int:
@@ -247,24 +248,49 @@ class Approximation:
         check_data(self.model)
         callbacks = list(callbacks or ())
         chunk_size = chunk_size_for(settings.chunk_size, callbacks)
-        compiled = self.compiled
-        data = self.placed_data().arrays
-        spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
-                         data_signature(data))
-        runner = compiled.programs.get(spec, compiled)
         info = dataclasses.replace(self.info, stop_reason=None, diagnosis=None)  # the verdict was on the old state
 
         def result(state, hist, stop_reason=None):
             return dataclasses.replace(self, state=state, hist=hist,
                                        info=dataclasses.replace(info, stop_reason=stop_reason))
 
-        run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
-                         progressbar=progressbar, callbacks=callbacks, result_fn=result,
-                         checkpoint_fn=checkpoint(result) if checkpoint is not None else None)
-        approx = result(run.state, run.hist, run.stop_reason)
-        if not bool(run.alive):
-            raise _non_finite(approx, data)
+        streamed = streamed_names(self.model.data_values)
+        if not streamed:
+            data = self.placed_data().arrays
+            runner = self._chunk_program(chunk_size, data)
+            run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
+                             progressbar=progressbar, callbacks=callbacks, result_fn=result,
+                             checkpoint_fn=checkpoint(result) if checkpoint is not None else None)
+            approx = result(run.state, run.hist, run.stop_reason)
+            if not bool(run.alive):
+                raise _non_finite(approx, data)
+            return approx
+        data = place_data(self.model, {name: value for name, value in self.model.data_values.items()
+                                       if name not in streamed}, self.placement).arrays
+        stream = BatchStream(self.compiled, streamed, self.key, block_steps(self.model, streamed, chunk_size),
+                             self.placement)
+        try:
+            first = stream.blocks(self.num_steps)
+            stream.keep(self.num_steps, first)
+            runner = streaming_runner(self._chunk_program(stream.steps, dict(data, **first), streamed), stream)
+            run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
+                             progressbar=progressbar, callbacks=callbacks, result_fn=result,
+                             checkpoint_fn=checkpoint(result) if checkpoint is not None else None,
+                             call_limit=stream.steps)
+            approx = result(run.state, run.hist, run.stop_reason)
+            if not bool(run.alive):
+                blocks = stream.blocks(approx.num_steps)
+                raise _non_finite(approx, dict(data, **blocks), streamed)
+        finally:
+            stream.close()
         return approx
+
+    def _chunk_program(self, chunk_size: int, data: dict, streamed: tuple = ()):
+        """The compiled chunk of up to ``chunk_size`` steps on data like ``data`` (``streamed`` arrays as blocks)."""
+        settings = self.settings
+        spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
+                         data_signature(data), streamed=streamed)
+        return self.compiled.programs.get(spec, self.compiled)
 
     # moments ----------------------------------------------------------------
     @property
@@ -314,10 +340,15 @@ class Approximation:
 
     # sampling ---------------------------------------------------------------
     def _constrained(self, key: jax.Array, draws: int, data=None) -> dict:
+        """``draws`` constrained draws and the deterministics; with data streamed from the host, the
+        deterministics with a row per observation are left out (their rows are not all at hand)."""
         compiled = self.compiled
-        placed = self.placed_data(data)
+        placed = self.placed_data(data, stand_in=True)
         run = compiled.programs.get(GaussianDraws(self.family, data_signature(placed.arrays)), compiled)
-        return placed.cut(run(key, self.state, placed.arrays, draws))
+        values = placed.cut(run(key, self.state, placed.arrays, draws))
+        shapes = {node.name: tuple(node.shape) for node in compiled.deterministic_nodes}
+        return {name: value for name, value in values.items()
+                if name not in shapes or data is not None or tuple(value.shape[1:]) == shapes[name]}
 
     def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None,
                idata_kwargs: dict | None = None,
@@ -484,13 +515,14 @@ class Approximation:
                 f"{len(self.hist)} iterations, last loss {last:.5g}>")
 
 
-def _non_finite(approx: Approximation, data) -> NonFiniteLossError:
-    """The error for a non-finite loss, naming the variables whose gradients broke."""
+def _non_finite(approx: Approximation, data, streamed: tuple = ()) -> NonFiniteLossError:
+    """The error for a non-finite loss, naming the variables whose gradients broke (``streamed`` arrays of
+    ``data`` hold the block of batches from the failing step)."""
     compiled = approx.compiled
     state = approx.state
     step_key = jax.random.fold_in(approx.key, state.step)
-    batch_fn = minibatch_fn(tuple(approx.model.minibatches), data_signature(data))
-    step_data = batch_fn(step_key, data) if batch_fn is not None else data
+    batch_fn = minibatch_fn(tuple(approx.model.minibatches), data_signature(data), streamed)
+    step_data = batch_fn(step_key, data, 0) if batch_fn is not None else data
     algorithm = approx.family.algorithm(compiled.logdensity_fn, approx.settings.optimizer.transformation,
                                         approx.settings.num_mc)
     loss = algorithm.loss(state, step_key, step_data)

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._config import settings
 from ..errors import ApproximationWarning, FitError
+from ..model.placement import is_main_process, streamed_names
 from ..model.programs import data_signature
 from .programs import ImportanceDraws
 
@@ -133,6 +134,9 @@ def diagnose(approx, draws: int = 1000, key: jax.Array | None = None) -> Diagnos
     if not approx.family.has_density:
         return Diagnosis(float("nan"), float("nan"), int(draws),
                          f"{approx.family.name} approximates the posterior by particles, which have no density")
+    if streamed_names(approx.model.data_values):
+        return Diagnosis(float("nan"), float("nan"), int(draws),
+                         "the data stream from the host: the log density of every row at every draw is not computed")
     key = jax.random.key(0) if key is None else key
     _, log_ratios = importance_draws(approx, key, int(draws))
     log_weights, khat = psis(log_ratios)
@@ -168,6 +172,6 @@ def report_fit(approx, progressbar: bool):
             "so its draws, means and standard deviations are unreliable. Check with approx.diagnose(draws=...) "
             "and consider a richer approximation (fullrank_advi, nfvi), more iterations, or cr.sample.",
             ApproximationWarning, stacklevel=3)
-    elif progressbar:
+    elif progressbar and is_main_process():
         print(diagnosis.summary(), file=sys.stderr)
     return approx

@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from ..model.placement import is_main_process
 
@@ -101,6 +102,11 @@ class CallSizer:
     takes about ``seconds``, growing at most fourfold per call and never past
     ``limit``. Fast models reach ``limit`` (the chunk size) after a few calls.
 
+    With several processes (:mod:`credo.distributed`) every process must run
+    the same calls: after each call the processes take process 0's size, and
+    its Ctrl-C (``record(..., interrupt)``), so that timing never makes them
+    disagree.
+
     Examples
     --------
     >>> sizer = CallSizer(limit=1000, seconds=0.25, first=8)
@@ -121,13 +127,18 @@ class CallSizer:
     def next(self) -> int:
         return self.size
 
-    def record(self, steps: int, elapsed: float) -> None:
+    def record(self, steps: int, elapsed: float, interrupt: "InterruptFlag | None" = None) -> None:
         self.calls += 1
-        if self.calls == 1 or steps < 1:
-            return
-        per_step = max(elapsed, 1e-9) / steps
-        wanted = int(self.seconds / per_step)
-        self.size = int(min(self.limit, max(1, min(wanted, 4 * max(self.size, steps)))))
+        if self.calls > 1 and steps >= 1:
+            per_step = max(elapsed, 1e-9) / steps
+            wanted = int(self.seconds / per_step)
+            self.size = int(min(self.limit, max(1, min(wanted, 4 * max(self.size, steps)))))
+        if jax.process_count() > 1:
+            stop = bool(interrupt.requested) if interrupt is not None else False
+            agreed = np.asarray(multihost_utils.broadcast_one_to_all(np.array([self.size, stop], np.int32)))
+            self.size = int(agreed[0])
+            if interrupt is not None:
+                interrupt.requested = bool(agreed[1])
 
 
 class InterruptFlag:
@@ -199,6 +210,7 @@ def run_chunks(
     result_fn: Callable[[Any, np.ndarray], Any] | None = None,
     checkpoint_fn: Callable[[Any, np.ndarray, bool], None] | None = None,
     call_seconds: float = CALL_SECONDS,
+    call_limit: int | None = None,
 ) -> Run:
     """Run ``n`` steps of ``runner`` (see the module doc).
 
@@ -210,7 +222,8 @@ def run_chunks(
     after every call (it decides whether a save is due) and once more with
     ``final=True`` when the run ends. Ctrl-C stops the run after the running
     call (see :class:`InterruptFlag`) with a warning naming the step; the
-    steps completed are kept.
+    steps completed are kept. ``call_limit`` caps the steps of one call below ``chunk_size`` (a
+    streamed fit's block of batches).
     """
     from tqdm.auto import tqdm
 
@@ -224,7 +237,7 @@ def run_chunks(
     # Callbacks run at multiples of chunk_size steps counted from the fit's start, so a resumed fit
     # calls them where an uninterrupted one does.
     since_callback = int(np.max(_steps(state))) % chunk_size
-    sizer = CallSizer(chunk_size, call_seconds)
+    sizer = CallSizer(min(chunk_size, call_limit or chunk_size), call_seconds)
     bar = tqdm(total=n, disable=not progressbar or not is_main_process(), leave=True, dynamic_ncols=True)
     try:
         with InterruptFlag() as interrupt:
@@ -234,7 +247,7 @@ def run_chunks(
                 began = time.perf_counter()
                 new_state, new_alive, losses = runner(state, alive, key, data, np.int32(active))
                 losses = np.asarray(losses)[..., :active]  # waits for the call
-                sizer.record(active, time.perf_counter() - began)
+                sizer.record(active, time.perf_counter() - began, interrupt)
                 new_alive = np.asarray(new_alive)
                 if alive.ndim == 0 and not new_alive:
                     # Steps count only where the loss and the gradients were finite: the

@@ -23,7 +23,7 @@ from .._config import prefetch_arviz
 from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
-from ..model.placement import placement_for
+from ..model.placement import placement_for, streamed_names
 from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField
 from .approximation import INIT_STREAM, Approximation, FitInfo, FitSettings, approximation_from_fields
@@ -433,7 +433,10 @@ def fit(
     init_name = _init_name(init, family)
     key = as_key(random_seed)
     position = compiled.position_from_point(start)
-    data = model.placed_data(placement).arrays
+    if init_name == "map" and streamed_names(model.data_values):
+        raise FitError("init='map' needs the log density of every row, and the minibatches stream from the host: "
+                       "give init='initial_point'.")
+    data = model.placed_data(placement, stand_in=True).arrays
     if checkpoint is not None:
         if n_starts != 1:
             raise FitError("fit: checkpoint works with one start (n_starts=1): fit with n_starts, save the best, "
@@ -462,6 +465,10 @@ def fit(
     if callbacks:
         raise FitError("callbacks do not apply while several starts run (n_starts > 1): fit with n_starts, then "
                        "continue the best with approx.refine(n, callbacks=[...]).")
+    if streamed_names(model.data_values):
+        raise FitError(f"n_starts > 1 with minibatches streamed from the host ({list(streamed_names(model.data_values))})"
+                       ": each start would read its own batches; fit one start (n_starts=1), or load the data "
+                       "(cr.Minibatch(..., stream=False)).")
     approx = _fit_multi(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, n_starts,
                         progressbar, placement)
     approx = report_fit(approx, progressbar)

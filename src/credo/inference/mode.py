@@ -80,7 +80,7 @@ def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float,
             carry, running = steps.advance(carry, data, tolerance, jnp.asarray(until, jnp.int32))
             running = bool(running)
             now = _iterations(carry)
-            sizer.record(max(now - done, 1), time.perf_counter() - began)
+            sizer.record(max(now - done, 1), time.perf_counter() - began, interrupt)
             done = now
     result = steps.finish(carry, data, tolerance)
     if interrupt.requested and running and done < maxiter:

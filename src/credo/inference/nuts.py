@@ -446,7 +446,7 @@ def run_nuts(
             position_chunks.append(positions)
             stat_chunks.append(stats)
             states, num_done = new_states, num_done + num_steps
-            sizer.record(num_steps, time.perf_counter() - began)
+            sizer.record(num_steps, time.perf_counter() - began, interrupt)
             report("sampling", num_done, num_draws)
             checkpoint(progress, False)
     except KeyboardInterrupt:  # no flag handler (another thread): the running call is lost

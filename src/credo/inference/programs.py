@@ -17,7 +17,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ..data import batch_rows, minibatch_fn
+from ..data import batch_rows, minibatch_fn, streamed_rows_fn
 from .advi import ADVIState, GaussianFamily
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
@@ -27,7 +27,7 @@ from .pathfinder import PathfinderNormals, pathfinder_fn
 
 __all__ = [
     "ADVIInit", "ADVIChunk", "GaussianDraws", "ImportanceDraws", "Constrain", "Predictive", "PriorPredictive",
-    "FiniteCheck", "LBFGS", "Laplace", "NUTS", "LogDensity", "LogLikelihood", "PathfinderRun",
+    "FiniteCheck", "LBFGS", "Laplace", "NUTS", "LogDensity", "LogLikelihood", "PathfinderRun", "StreamIndices",
 ]
 
 #: Draws pushed through the model per compiled batch when constraining NUTS draws.
@@ -66,7 +66,9 @@ class ADVIChunk:
     leaves the state as it was and turns ``alive`` False; a single fit then
     stops at once. With ``multi`` the program runs several fits at once
     (``jax.vmap`` over their states, flags and keys). The minibatch ``batch``
-    groups, if any, slice the data once per step.
+    groups, if any, slice the data once per step; the arrays named in
+    ``streamed`` arrive as blocks of ``chunk_size`` batches read by the host
+    (step ``i`` of the call reads batch ``i``; see :mod:`credo.inference.streaming`).
     """
 
     family: GaussianFamily
@@ -76,10 +78,11 @@ class ADVIChunk:
     batch: tuple
     signature: tuple
     multi: bool = False
+    streamed: tuple = ()
 
     def build(self, compiled):
         algorithm = _algorithm(compiled, self.family, self.optimizer, self.num_mc)
-        batch_fn = minibatch_fn(self.batch, self.signature)
+        batch_fn = minibatch_fn(self.batch, self.signature, self.streamed)
         chunk_size = self.chunk_size
 
         def run_chunk(state: ADVIState, alive, key, data, num_active):
@@ -92,7 +95,7 @@ class ADVIChunk:
             def body(carry):
                 index, state, alive, losses = carry
                 step_key = jax.random.fold_in(key, state.step)
-                step_data = batch_fn(step_key, data) if batch_fn is not None else data
+                step_data = batch_fn(step_key, data, index) if batch_fn is not None else data
                 new_state, info = algorithm.step(step_key, state, step_data)
                 ok = alive & info.finite
                 state = jax.tree_util.tree_map(lambda new, old: jnp.where(ok, new, old), new_state, state)
@@ -106,6 +109,19 @@ class ADVIChunk:
         if self.multi:
             run_chunk = jax.vmap(run_chunk, in_axes=(0, 0, 0, None, None))
         return compiled.jit(run_chunk, self.signature, batch_rows(self.batch))
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamIndices:
+    """``run(key, steps) -> {first name: (len(steps), batch_size)}``: the rows the streamed minibatch groups draw
+    at each of ``steps`` (see :func:`credo.data.streamed_rows_fn`), for the host to read."""
+
+    batch: tuple
+    streamed: tuple
+    rows: tuple  # ((first name, rows), ...)
+
+    def build(self, compiled):
+        return jax.jit(streamed_rows_fn(self.batch, self.streamed, dict(self.rows)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -411,7 +411,7 @@ class CompiledModel:
     def model_data(self) -> dict:
         """The model's data as a program receives them: as they are, or assembled on every process's devices
         where the model holds rows spread over processes (see :mod:`credo.model.placement`)."""
-        return self.model.placed_data(None if jax.process_count() == 1 else placement_for(None)).arrays
+        return self.model.placed_data(None if jax.process_count() == 1 else placement_for(None), stand_in=True).arrays
 
     def initial_position(self) -> jax.Array:
         """The model's initial point as a flat unconstrained vector."""

@@ -23,7 +23,8 @@ from .arrays import float_dtype, to_device
 from .compile import compile_model, initial_point, joint_logp, point_logps
 from .describe import model_html, str_repr
 from .graph import adopt_pending, check_same_model
-from .placement import RESERVED_PREFIX, DistributedRows, PlacedData, Placement, place_data
+from .placement import RESERVED_PREFIX, DistributedRows, PlacedData, Placement, place_data, streamed_names
+from .sources import StreamedRows
 from .variables import Apply, DataNode, DeterministicNode, Node, PotentialNode, RandomVariable
 
 __all__ = [
@@ -328,14 +329,15 @@ class Model:
             updates[name] = _to_device(array, jnp.issubdtype(old.dtype, jnp.integer), f"{what}: {name!r}", DataError)
         return updates
 
-    def placed_data(self, placement: Placement | None) -> PlacedData:
+    def placed_data(self, placement: Placement | None, stand_in: bool = False) -> PlacedData:
         """The model's data as programs on ``placement`` receive them: rows sharded over its devices (see
         :mod:`credo.model.placement`); as they are for one device. Kept until the data change, so the
-        programs of one fit, its draws and its predictions share one placed copy."""
-        key = (placement, self._data_version)
+        programs of one fit, its draws and its predictions share one placed copy. ``stand_in``: the first
+        rows of arrays streamed from the host stand in for them (else they are an error)."""
+        key = (placement, stand_in and bool(streamed_names(self.data_values)), self._data_version)
         if self._placed is None or self._placed[0] != key:
             self._placed = None  # let the old copy go before the new one is made
-            self._placed = (key, place_data(self, self.data_values, placement))
+            self._placed = (key, place_data(self, self.data_values, placement, stand_in))
         return self._placed[1]
 
     # evaluation ---------------------------------------------------------------
@@ -421,6 +423,9 @@ def as_data_array(value: Any, what: str, error_cls: type = DataError) -> jax.Arr
     """
     if isinstance(value, DistributedRows):
         return _distributed_array(value, what, None, error_cls)
+    if isinstance(value, StreamedRows):  # its first rows are checked; the others as they are read
+        as_data_array(value.sample(), f"{what} (its first rows)", error_cls)
+        return value
     array = _numeric_array(value, what)
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         raise error_cls(f"{what}: values contain NaN or inf.")

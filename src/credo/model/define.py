@@ -26,6 +26,7 @@ from .compile import warn_no_rows
 from .core import Model, as_data_array
 from .graph import adopt_pending, check_same_model, named_parents
 from .placement import DistributedRows, host_values
+from .sources import RowsElsewhere
 from .spec import DistributionSpec
 from .support import check_constraint
 from .variables import DataNode, DeterministicNode, Node, RandomVariable
@@ -199,7 +200,7 @@ def _observed_node(model: Model, name: str, spec, params, observed, label) -> tu
     if node is None:
         node = model.add_observed_data(name, value if isinstance(value, DistributedRows) else value_np,
                                        discrete=spec.discrete)
-    return node, tuple(value.shape) if isinstance(value, DistributedRows) else value_np.shape
+    return node, tuple(value.shape) if isinstance(value, RowsElsewhere) else value_np.shape
 
 
 def _initial_value(spec, params, initval, shape, label):

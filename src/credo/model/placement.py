@@ -23,7 +23,10 @@ a row per observation (predictive draws, log-likelihoods, deterministics)
 are cut back to the real rows on the host (:meth:`PlacedData.cut`).
 
 With one device (and one process) nothing here applies: the data go to the
-programs as they are, which is today's path and speed.
+programs as they are, which is today's path and speed. Rows that would
+need padding while a free variable has a dimension as long as the rows (one
+value per row, which padded rows would not match) are not sharded: every
+device holds them whole.
 
 Many processes (after ``jax.distributed.initialize``): each process holds
 its own block of rows as a :class:`DistributedRows` (made by
@@ -44,12 +47,13 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..errors import DataError
+from .sources import RowsElsewhere, StreamedRows
 
 __all__ = [
     "ROW_MASK", "ROW_BLOCKS", "RESERVED_PREFIX", "ROW_AXIS", "Placement", "placement_for", "RowLayout",
     "PlacedData", "place_data", "row_names", "DistributedRows", "host_values", "shape_structs",
     "masked_rows", "real_rows", "likelihood_scale_rows", "block_positions", "signature_shardings", "to_host",
-    "is_main_process",
+    "is_main_process", "streamed_names",
 ]
 
 #: The data entry holding True on real rows and False on padded ones (present only where rows are padded).
@@ -152,7 +156,7 @@ def is_main_process() -> bool:
 
 
 # -- rows held by several processes -------------------------------------------------------------------------------
-class DistributedRows:
+class DistributedRows(RowsElsewhere):
     """This process's block of the rows of an array spread over the processes of a multi-process run.
 
     Made by :func:`credo.distributed.rows`; the model holds it in place of
@@ -181,12 +185,9 @@ class DistributedRows:
     def dtype(self):
         return self.local.dtype
 
-    @property
-    def ndim(self) -> int:
-        return self.local.ndim
-
-    def __len__(self) -> int:
-        return self.rows
+    def sample(self) -> np.ndarray:
+        """This process's rows."""
+        return self.local
 
     def with_local(self, local: np.ndarray) -> "DistributedRows":
         """The same rows held in another form (converted, checked) on this process."""
@@ -203,14 +204,20 @@ class DistributedRows:
 
 
 def host_values(value: Any) -> np.ndarray:
-    """The values of a data array this host holds: all of them, or this process's rows of distributed ones."""
-    return value.local if isinstance(value, DistributedRows) else np.asarray(value)
+    """The values of a data array this host holds: all of them, this process's rows of distributed ones, the
+    first rows of streamed ones (see :mod:`credo.model.sources`)."""
+    return value.sample() if isinstance(value, RowsElsewhere) else np.asarray(value)
 
 
 def shape_structs(data: Mapping[str, Any]) -> dict:
-    """``data`` with distributed arrays as ``jax.ShapeDtypeStruct`` of their global shape (for ``eval_shape``)."""
-    return {name: jax.ShapeDtypeStruct(value.shape, value.dtype) if isinstance(value, DistributedRows) else value
+    """``data`` with arrays held elsewhere as ``jax.ShapeDtypeStruct`` of their global shape (for ``eval_shape``)."""
+    return {name: jax.ShapeDtypeStruct(value.shape, value.dtype) if isinstance(value, RowsElsewhere) else value
             for name, value in data.items()}
+
+
+def streamed_names(data: Mapping[str, Any]) -> tuple:
+    """The arrays of ``data`` whose rows stream from the host (see :func:`credo.Minibatch`)."""
+    return tuple(sorted(name for name, value in data.items() if isinstance(value, StreamedRows)))
 
 
 # -- which rows, and where --------------------------------------------------------------------------------------
@@ -320,14 +327,10 @@ def _padded(rows: int, multiple: int, avoid: set) -> int:
     return padded
 
 
-def _check_free_rows(model, layout: RowLayout) -> None:
-    if not layout.is_padded:
-        return
-    for rv in model.free_variables:
-        if layout.rows in rv.shape:
-            raise DataError(f"the free variable {rv.name!r} (shape {rv.shape}) has one value per row: the {layout.rows} "
-                            f"rows cannot be padded to {layout.padded} to share them evenly among the devices. Use "
-                            "a number of devices that divides the rows (devices=...), or drop rows.")
+def _unsafe_to_pad(model, layout: RowLayout) -> bool:
+    """Whether a free variable may have one value per row (a dimension as long as the rows): padded rows would
+    not match it, so such rows are not padded (they stay whole on every device)."""
+    return layout.is_padded and layout.rows > 1 and any(layout.rows in rv.shape for rv in model.free_variables)
 
 
 def _layout(model, data: Mapping[str, Any], names: tuple, rows: int, placement: Placement) -> RowLayout:
@@ -350,7 +353,11 @@ def _layout(model, data: Mapping[str, Any], names: tuple, rows: int, placement: 
                                                    if length % len(order) == 0})
         layout = RowLayout(rows, block * len(order), tuple((p * block, count) for p, count in enumerate(value.counts)),
                            names)
-    _check_free_rows(model, layout)
+        if _unsafe_to_pad(model, layout):
+            raise DataError(f"a free variable has a dimension of {rows}, as many as the rows spread over the processes: "
+                            f"the rows are padded to {layout.padded} to share them evenly among the devices, which a "
+                            "variable with one value per row would not match. Give every process the same number "
+                            "of rows, a multiple of its devices.")
     return layout
 
 
@@ -381,8 +388,14 @@ def _mask(layout: RowLayout, placement: Placement, distributed: DistributedRows 
     return jax.make_array_from_process_local_data(placement.row_sharding, local, (layout.padded,))
 
 
-def place_data(model, data: Mapping[str, Any], placement: Placement | None) -> PlacedData:
+def place_data(model, data: Mapping[str, Any], placement: Placement | None, stand_in: bool = False) -> PlacedData:
     """``data`` put where a program on ``placement`` reads it (see the module doc).
+
+    Arrays that stream from the host (:class:`~credo.model.sources.StreamedRows`)
+    have no whole value to place: with ``stand_in`` their first rows stand in
+    for them (for programs that need only the data's shapes, or whose row
+    outputs the caller drops), else a :class:`~credo.errors.DataError` says
+    what to do.
 
     Examples
     --------
@@ -393,6 +406,13 @@ def place_data(model, data: Mapping[str, Any], placement: Placement | None) -> P
     True
     """
     data = dict(data)
+    streamed = streamed_names(data)
+    if streamed and not stand_in:
+        raise DataError(f"{list(streamed)} stream their rows from the host ({data[streamed[0]].shape[0]} rows, read "
+                        "a batch at a time by a fit): this needs every row at once. cr.set_data new values of them "
+                        "(e.g. a test set) first.")
+    for name in streamed:
+        data[name] = data[name].sample()
     distributed = [name for name, value in data.items() if isinstance(value, DistributedRows)]
     if placement is None:
         if distributed and jax.process_count() > 1:
@@ -406,6 +426,9 @@ def place_data(model, data: Mapping[str, Any], placement: Placement | None) -> P
         return PlacedData({name: jax.device_put(value, placement.replicated) for name, value in data.items()},
                           None, placement)
     layout = _layout(model, data, names, rows, placement)
+    if _unsafe_to_pad(model, layout):
+        return PlacedData({name: jax.device_put(value, placement.replicated) for name, value in data.items()},
+                          None, placement)
     arrays = {name: _place_rows(value, layout, placement) if name in names
               else jax.device_put(value, placement.replicated) for name, value in data.items()}
     if layout.is_padded:

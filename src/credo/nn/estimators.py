@@ -53,6 +53,7 @@ from ..inference.results import as_key
 from ..inference.sampling import sample
 from ..distributions import Bernoulli, Categorical, HalfNormal, Normal
 from ..model.core import Data, Deterministic, Model
+from ..model.placement import placement_for
 from .layers import mlp
 
 __all__ = ["BNNClassifier", "BNNRegressor"]
@@ -147,6 +148,7 @@ class _BNNBase(BaseEstimator):
         init_std=1e-3,
         random_state=None,
         progressbar=False,
+        devices=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -159,6 +161,7 @@ class _BNNBase(BaseEstimator):
         self.init_std = init_std
         self.random_state = random_state
         self.progressbar = progressbar
+        self.devices = devices
 
     # parameters -----------------------------------------------------------------
     def _check_params(self) -> None:
@@ -291,7 +294,8 @@ class _BNNBase(BaseEstimator):
         if method == "nuts":
             chains = 2
             idata = sample(draws=max(1, int(np.ceil(self.draws / chains))), tune=int(self.n_iter), chains=chains,
-                           random_seed=fit_seed, progressbar=bool(self.progressbar), model=model)
+                           random_seed=fit_seed, progressbar=bool(self.progressbar), model=model,
+                           devices=self.devices)
             posterior = {}
             for name in names:
                 value = np.asarray(idata.posterior[name])
@@ -318,7 +322,8 @@ class _BNNBase(BaseEstimator):
         position = _initial_position(compiled, np.random.default_rng(init_seed))
         std = np.full(compiled.dim, float(self.init_std))
         approximation = Approximation.start(model, family, as_optimizer(optimizer, family.default_optimizer),
-                                            as_key(seed), chunk_size=min(n_iter, 2000), position=position, std=std)
+                                            as_key(seed), chunk_size=min(n_iter, 2000), position=position, std=std,
+                                            placement=placement_for(self.devices, f"{type(self).__name__}: devices"))
         try:
             return approximation.refine(n_iter, progressbar=bool(self.progressbar))
         except NonFiniteLossError as error:
@@ -337,7 +342,8 @@ class _BNNBase(BaseEstimator):
         data, n = self._padded_data(X_std)
         model = self._model()
         data = dict(model.data_values, **model.validated_data(data, what=type(self).__name__))
-        values = predictive_draws(model.compile(), posterior, data, (name,), as_key(seed))
+        values = predictive_draws(model.compile(), posterior, data, (name,), as_key(seed),
+                                  placement_for(self.devices, f"{type(self).__name__}: devices"))
         return np.asarray(values[name], dtype=np.float64)[:, :n]
 
     def _deterministic_draws(self, X_std: np.ndarray, name: str) -> np.ndarray:
@@ -425,6 +431,9 @@ class BNNRegressor(RegressorMixin, _BNNBase):
     random_state : int, RandomState or None
         Seeds the initial weights, the fit and the draws.
     progressbar : bool, default False
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to fit and predict: the rows are sharded over these devices
+        (default: every device JAX sees; see :func:`credo.fit`).
 
     Attributes
     ----------
