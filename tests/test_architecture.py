@@ -12,6 +12,7 @@ PACKAGE = SOURCE / "credo"
 #: Function-local imports of credo modules that are deliberate, and why.
 DEFERRED = {
     ("credo.cli", "credo.demo"): "`credo --help` must not import JAX",
+    ("credo.cli", "credo.nn.digits"): "`credo --help` must not import JAX",
     ("credo.nn", "credo.nn.estimators"): "the estimators import scikit-learn: loaded on first use",
 }
 

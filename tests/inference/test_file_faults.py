@@ -17,6 +17,8 @@ import pytest
 import credo as cr
 from credo.inference.io import ApproximationFileError, write_arrays
 
+from subprocess_lines import Lines
+
 SRC = os.path.dirname(os.path.dirname(cr.__file__))
 
 
@@ -79,7 +81,7 @@ def test_kill_9_during_saves_never_leaves_an_unreadable_file(tmp_path):
     steps = []
     for attempt in range(5):
         process = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, env=env)
-        assert process.stdout.readline().strip() == b"ready"
+        assert Lines(process, timeout=120).next("ready").strip() == b"ready"
         time.sleep(rng.uniform(0.05, 0.6))
         process.send_signal(signal.SIGKILL)
         process.wait()

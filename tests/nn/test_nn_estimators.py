@@ -1,11 +1,13 @@
 """BNNClassifier and BNNRegressor: scikit-learn conformance, predictions, uncertainty."""
 
+import logging
 import pickle
 
+import jax
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_moons
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -13,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import credo as cr
 from credo.metrics import log_predictive_density
 from credo.nn import BNNClassifier, BNNRegressor
+from credo.nn.templates import clear_templates
 
 # Small networks and short fits: check_estimator fits a few dozen times.
 FAST = dict(hidden_layer_sizes=(10,), n_iter=500, draws=100, learning_rate=0.05)
@@ -158,3 +161,67 @@ def test_bad_parameters_are_reported_at_fit():
             BNNRegressor(**params).fit(X, y)
     with pytest.raises(ValueError, match="1 class"):
         BNNClassifier(n_iter=10).fit(X, np.zeros(10))
+
+
+class _CompileLog(logging.Handler):
+    """Counts jax's "Finished XLA compilation of jit(NAME)" records by NAME."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.counts = {}
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Finished XLA compilation of "):
+            name = message.split()[4]
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+
+@pytest.fixture
+def compile_log():
+    handler, logger = _CompileLog(), logging.getLogger("jax")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_cross_validation_and_predictions_compile_once_per_row_bucket(compile_log):
+    clear_templates()
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    clf = BNNClassifier(hidden_layer_sizes=(7,), n_iter=200, draws=30, learning_rate=0.02, random_state=0)
+    # three folds: 200 training rows each (padded to 224), 100 test rows (padded to 112)
+    scores = cross_val_score(clf, X, y, cv=3)
+    assert scores.mean() > 0.75
+    programs = clf.fit(X[:200], y[:200])._template_model().compile().programs
+    # the initial point, the fit's init and chunk, the weights' draws, the predictive on 112 rows
+    assert programs.builds == 5
+    counts = compile_log.counts
+    assert counts.get("jit(init)") == 1 and counts.get("jit(run_chunk)") == 1 and counts.get("jit(run)") == 3
+    # predictions on 3, 9, 16 rows share the 16-row program; 17 and 30 the 32-row one; 100 the 112-row one
+    for n in (3, 9, 16, 17, 30, 100):
+        assert clf.predict_proba(X[:n]).shape == (n, 2)
+    assert programs.builds == 7
+    assert counts.get("jit(init)") == 1 and counts.get("jit(run_chunk)") == 1 and counts.get("jit(run)") == 5
+    # a clone of another structure has programs of its own
+    BNNClassifier(hidden_layer_sizes=(5,), n_iter=50, draws=10).fit(X[:200], y[:200])
+    assert counts.get("jit(run_chunk)") == 2
+
+
+def test_the_approximation_is_the_fit_on_the_estimators_own_padded_data():
+    X, y = make_moons(60, noise=0.2, random_state=1)
+    clf = BNNClassifier(hidden_layer_sizes=(4,), n_iter=300, draws=20, learning_rate=0.02, random_state=0).fit(X, y)
+    approx = clf.approximation_
+    assert approx is clf.approximation_ and approx.num_steps == 300
+    data = approx.model.data_values
+    assert data["X"].shape == (64, 2) and float(np.sum(data["mask"])) == 60  # 60 rows padded to 64
+    np.testing.assert_allclose(np.asarray(data["X"])[:60], (X - clf.X_mean_) / clf.X_std_, rtol=1e-6)
+    # the loss curve is the approximation's, less the constant likelihood of the 4 padding rows
+    np.testing.assert_allclose(clf.loss_curve_, approx.hist - 4 * np.log(2), rtol=1e-6)
+    longer = approx.refine(50, progressbar=False)
+    assert longer.num_steps == 350 and np.isfinite(longer.hist).all()

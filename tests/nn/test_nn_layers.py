@@ -79,9 +79,26 @@ def test_mlp_names_shapes_and_output_layer():
                       "net_out_w": (6, 4), "net_out_b": (4,)}
     with cr.Model():
         assert mlp("vec", np.zeros((10, 3)), hidden=(), out_units=None).shape == (10,)
-        assert mlp("one", np.zeros((10, 3)), hidden=(5,)).shape == (10, 1)
+        assert mlp("one", np.zeros((10, 3)), hidden=(5,)).shape == (10,)  # one unit, squeezed, by default
+        assert mlp("kept", np.zeros((10, 3)), hidden=(5,), out_units=1).shape == (10, 1)
         with pytest.raises(ValueError, match="one per layer"):
             mlp("bad", np.zeros((10, 3)), hidden=(5,), prior_sigma=[1.0])
+
+
+def test_mlp_default_output_fits_a_bernoulli_over_vector_targets():
+    """The default single output unit is squeezed: (n,) logits against (n,) targets, not an (n, n) likelihood."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(40, 2)), rng.integers(0, 2, size=40)
+    with cr.Model() as model:
+        logits = mlp("net", cr.Data("x", X), hidden=(3,))
+        cr.Bernoulli("out", logit_p=logits, observed=Y)
+    assert logits.shape == (40,)
+    point = model.initial_point()
+    h = np.tanh(X @ point["net_0_w"] + point["net_0_b"])
+    z = (h @ point["net_out_w"] + point["net_out_b"])[:, 0]
+    log_lik = np.sum(Y * z - np.logaddexp(0, z))  # Bernoulli(logit z) over the 40 rows, once each
+    log_prior = sum(-0.5 * np.sum(v ** 2) - 0.5 * v.size * np.log(2 * np.pi) for v in point.values())
+    assert float(model.logp(point)) == pytest.approx(log_lik + log_prior, rel=1e-5)
 
 
 def test_the_tutorial_network_in_three_lines():

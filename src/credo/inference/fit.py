@@ -25,7 +25,7 @@ from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.placement import placement_for, streamed_names
 from ..model.programs import data_signature
-from .advi import FullRank, GaussianFamily, LowRank, MeanField
+from .advi import FullRank, GaussianFamily, LowRank, MeanField, with_point_estimates
 from .approximation import INIT_STREAM, Approximation, FitInfo, FitSettings, approximation_from_fields
 from .checkpoint import (
     CheckpointError, Checkpointer, check_settings, checkpoint_interval, checkpoint_path, fit_settings,
@@ -410,8 +410,8 @@ def fit(
                                   obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size,
                                   placement=placement), progressbar)
     inference = _inference(method, family_options)
-    family = inference.family
     compiled = model.compile()
+    family = with_point_estimates(inference.family, compiled.point_slices)
     if compiled.dim == 0:
         raise FitError("the model has no free variables: there is nothing to fit.")
     if compiled.discrete_free:

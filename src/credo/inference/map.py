@@ -243,8 +243,13 @@ def optimize_lbfgs(
 
 
 def _precision(logdensity_fn: LogDensityFn, position: jax.Array, data: Any) -> jax.Array:
-    """The symmetrised negative Hessian."""
-    hessian = jax.hessian(lambda x: logdensity_fn(x, data))(position)
+    """The symmetrised negative Hessian.
+
+    Reverse mode twice rather than ``jax.hessian``'s forward over reverse: a
+    model may hold functions with a custom reverse-mode rule only (cr.nn's
+    convolutions), which forward mode cannot differentiate.
+    """
+    hessian = jax.jacrev(jax.jacrev(lambda x: logdensity_fn(x, data)))(position)
     return -0.5 * (hessian + hessian.T)
 
 

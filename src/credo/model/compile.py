@@ -14,6 +14,7 @@ from typing import Any, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
 import numpyro.distributions as ndist
 from numpyro.distributions.transforms import IdentityTransform, IndependentTransform, biject_to
 
@@ -51,11 +52,28 @@ def build_distribution(rv: RandomVariable, values: dict, cache: dict):
     ``values`` maps names to arrays; ``cache`` memoises shared sub-expressions
     within one evaluation (see :func:`credo.model.variables.evaluate`).
     """
-    params = {k: evaluate(v, values, cache) for k, v in rv.params.items()}
+    params = {k: _literal(evaluate(v, values, cache)) for k, v in rv.params.items()}
     d = rv.distribution.build(params)
     if not rv.is_observed and tuple(d.batch_shape) != rv.batch_shape:
         d = d.expand(rv.batch_shape)
     return d
+
+
+#: Constant parameters up to this many elements enter compiled programs as literals.
+LITERAL_SIZE = 16
+
+
+def _literal(value):
+    """A small constant parameter as a numpy array, so that a compiled program holds it as a literal.
+
+    A jax array closed over by a traced function becomes an argument of the
+    compiled program, so XLA cannot fold it: a Normal(0, 1) prior would
+    compute ``(w - 0) / 1`` and keep it in memory for the gradient, for every
+    weight. As a literal, XLA folds it away.
+    """
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer) and value.size <= LITERAL_SIZE:
+        return np.asarray(value)
+    return value
 
 
 def default_transform(d):
@@ -74,6 +92,18 @@ def describe_transform(transform) -> str:
     return name
 
 
+
+
+def _prior_term(d, value) -> jax.Array:
+    """``sum(d.log_prob(value))`` for a free variable's value, without numpyro's check of the support.
+
+    The value comes from the transform onto the support, so it is inside it;
+    numpyro would otherwise test every element (finite, in the support) and
+    select ``-inf`` where the test fails, in the log density and again in its
+    gradient: a few operations per parameter of a network, at every step.
+    """
+    with numpyro.validation_enabled(False):
+        return jnp.sum(d.log_prob(value))
 
 
 def _is_identity(transform) -> bool:
@@ -207,6 +237,20 @@ class CompiledModel:
     def free_names(self) -> list[str]:
         return [info.name for info in self.free]
 
+    @property
+    def point_slices(self) -> tuple:
+        """``(start, stop)`` of each point-estimated free variable in the flat vector (see
+        :attr:`RandomVariable.point_estimate <credo.model.variables.RandomVariable>`), merged where adjacent."""
+        slices: list = []
+        for rv, info in zip(self.free_rvs, self.free):
+            if not rv.point_estimate or info.size == 0:
+                continue
+            if slices and slices[-1][1] == info.offset:
+                slices[-1] = (slices[-1][0], info.offset + info.size)
+            else:
+                slices.append((info.offset, info.offset + info.size))
+        return tuple(slices)
+
     def unflatten(self, position: jax.Array) -> dict[str, jax.Array]:
         """Split a flat unconstrained vector into one array per free variable."""
         return {
@@ -256,7 +300,9 @@ class CompiledModel:
         values, cache = self.base_values(data), {}
         total = jnp.zeros((), position.dtype)
         for d, value, transform, unconstrained in self._constrain_into(position, values, cache):
-            total = total + jnp.sum(d.log_prob(value)) + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
+            total = total + _prior_term(d, value)
+            if not _is_identity(transform):
+                total = total + jnp.sum(transform.log_abs_det_jacobian(unconstrained, value))
         for rv in self.observed_rvs:
             d = build_distribution(rv, values, cache)
             observed = values[rv.name]

@@ -265,12 +265,17 @@ class RandomVariable(Node):
         The user's initial value, in constrained space.
     written_params : dict or None
         The parameters as written, where they differ from ``params``.
+    point_estimate : bool
+        Whether variational fits estimate it by a point (MAP inside the
+        ELBO) rather than a distribution: ``cr.nn`` layers with
+        ``bayesian=False`` set it. Samplers ignore it.
     """
 
     param_batch_shape: tuple | None = None
     #: The parameters as the user wrote them, where credo evaluates an equivalent form
     #: (``Bernoulli(p=sigmoid(z))`` as ``logit_p=z``); None when ``params`` are as written.
     written_params: dict | None = None
+    point_estimate: bool = False
 
     def __init__(self, name, distribution, params, shape, dtype, batch_shape, observed, total_size, initval):
         self.name = name

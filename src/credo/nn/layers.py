@@ -8,7 +8,7 @@ written in a few lines:
 >>> X, Y = np.random.default_rng(0).normal(size=(100, 2)), np.arange(100) % 2
 >>> with cr.Model() as model:
 ...     x = cr.Data("x", X); y = cr.Data("y", Y)
-...     logits = cr.nn.mlp("net", x, hidden=(5, 5), out_units=None, bias=False)
+...     logits = cr.nn.mlp("net", x, hidden=(5, 5), bias=False)
 ...     out = cr.Bernoulli("out", logit_p=logits, observed=y)
 >>> [v.name for v in model.free_variables]
 ['net_0_w', 'net_1_w', 'net_out_w']
@@ -24,9 +24,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..distributions import Normal
 from ..model import math as cm
 from ..model.variables import Node
+from .priors import PriorSpec, layer_rng, layer_variable, per_layer, resolve_prior
 
 __all__ = ["dense", "mlp", "activation_fn", "ACTIVATIONS"]
 
@@ -65,15 +65,6 @@ def activation_fn(activation: str | Callable | None) -> Callable | None:
     raise TypeError(f"activation must be a name, None or a callable; got {type(activation).__name__}.")
 
 
-def _rng(random_seed: Any, name: str) -> np.random.Generator:
-    """A numpy generator: from the seed, or (seed None) from the layer's name, so models rebuild identically."""
-    if isinstance(random_seed, np.random.Generator):
-        return random_seed
-    if random_seed is None:
-        random_seed = zlib.crc32(name.encode())
-    return np.random.default_rng(random_seed)
-
-
 def _fan_in(inputs: Any, name: str) -> int:
     shape = inputs.shape if isinstance(inputs, Node) else np.shape(inputs)
     if len(shape) < 1:
@@ -86,15 +77,17 @@ def dense(
     inputs: Any,
     units: int,
     activation: str | Callable | None = "tanh",
-    prior_sigma: Any = 1.0,
+    prior_sigma: Any = None,
     bias: bool = True,
     random_seed: int | np.random.Generator | None = None,
+    *,
+    prior: PriorSpec = None,
+    bayesian: bool = True,
 ) -> Node:
-    """A fully connected layer with Normal priors on its weights and bias.
+    """A fully connected layer: ``activation(inputs @ w + b)``, with a prior on its weights and bias.
 
     Creates ``{name}_w`` of shape ``(fan_in, units)`` and (with ``bias``)
-    ``{name}_b`` of shape ``(units,)``, both ``Normal(0, prior_sigma)``, in the
-    current model and returns ``activation(inputs @ w + b)``.
+    ``{name}_b`` of shape ``(units,)`` in the current model.
 
     Parameters
     ----------
@@ -107,14 +100,23 @@ def dense(
     activation : str, callable or None
         ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"softplus"``, ``"gelu"``,
         ``"elu"``, ``None``/``"linear"`` (none), or any JAX function.
-    prior_sigma : float, array or node
-        Standard deviation of the Normal priors (a node gives a hierarchical prior).
+    prior_sigma : float, array or node, optional
+        Standard deviation of the default ``Normal(0, prior_sigma)`` prior
+        (1 when neither it nor ``prior`` is given; a node gives a
+        hierarchical prior).
     bias : bool
         Add a bias vector.
     random_seed : int or numpy Generator, optional
         Seeds the initial values: weights ``N(0, 1/fan_in)`` so that units start
         apart (symmetric units would otherwise move together), biases 0. By
         default the seed comes from ``name``: a model rebuilds identically.
+    prior : number, array, node or callable, optional
+        Any prior, in place of ``prior_sigma`` (see :mod:`credo.nn.priors`):
+        a scale, a learned scale (node), or ``prior(name, shape=...,
+        initval=...)`` making any credo distribution.
+    bayesian : bool
+        ``False`` makes the layer's parameters point estimates, fitted by
+        MAP inside the ELBO of a mean-field fit (no spread, no entropy term).
 
     Returns
     -------
@@ -134,13 +136,14 @@ def dense(
         raise ValueError(f"dense {name!r}: units must be a positive integer; got {units!r}.")
     units = int(units)
     act = activation_fn(activation)
+    prior = resolve_prior(prior, prior_sigma, f"dense {name!r}")
     fan_in = _fan_in(inputs, name)
-    rng = _rng(random_seed, name)
+    rng = layer_rng(random_seed, name)
     w_init = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), size=(fan_in, units))
-    w = Normal(f"{name}_w", 0.0, sigma=prior_sigma, shape=(fan_in, units), initval=w_init)
+    w = layer_variable(f"{name}_w", (fan_in, units), prior, w_init, bayesian, f"dense {name!r}")
     out = cm.matmul(inputs, w)
     if bias:
-        b = Normal(f"{name}_b", 0.0, sigma=prior_sigma, shape=(units,), initval=np.zeros(units))
+        b = layer_variable(f"{name}_b", (units,), prior, np.zeros(units), bayesian, f"dense {name!r}")
         out = out + b
     return act(out) if act is not None else out
 
@@ -149,11 +152,14 @@ def mlp(
     name: str,
     inputs: Any,
     hidden: Sequence[int] = (5, 5),
-    out_units: int | None = 1,
+    out_units: int | None = None,
     activation: str | Callable | None = "tanh",
-    prior_sigma: Any = 1.0,
+    prior_sigma: Any = None,
     bias: bool = True,
     random_seed: int | None = None,
+    *,
+    prior: PriorSpec | Sequence[PriorSpec] = None,
+    bayesian: bool | Sequence[bool] = True,
 ) -> Node:
     """A multi-layer perceptron: ``len(hidden)`` dense layers and a linear output layer.
 
@@ -168,11 +174,16 @@ def mlp(
     hidden : sequence of int
         Widths of the hidden layers (may be empty: a linear model).
     out_units : int or None
-        Width of the output layer; ``None`` means one unit with the last axis
-        dropped (output ``(...,)``: logits of a Bernoulli, mean of a Normal).
-    activation, prior_sigma, bias :
-        As in :func:`dense` (the output layer is always linear). ``prior_sigma``
-        may also be a sequence with one entry per layer, output layer last.
+        Width of the output layer. ``None`` (the default) means one unit with
+        the last axis dropped: the output is ``(...,)``, as the logits of a
+        Bernoulli or the mean of a Normal over ``(n,)`` targets must be. An
+        integer keeps the axis (``out_units=1`` gives ``(..., 1)``).
+    activation, bias :
+        As in :func:`dense` (the output layer is always linear).
+    prior_sigma, prior, bayesian :
+        As in :func:`dense`, for every layer, or a list with one entry per
+        layer, the output layer last (e.g. ``bayesian=[False, False, True]``:
+        a network with a Bayesian last layer).
     random_seed : int, optional
         Seeds the initial values of every layer (see :func:`dense`).
 
@@ -192,23 +203,19 @@ def mlp(
     """
     hidden = tuple(int(h) for h in hidden)
     n_layers = len(hidden) + 1
-    if isinstance(prior_sigma, (list, tuple)):
-        if len(prior_sigma) != n_layers:
-            raise ValueError(
-                f"mlp {name!r}: prior_sigma has {len(prior_sigma)} entries; give one per layer ({n_layers}) "
-                "or one value."
-            )
-        sigmas = list(prior_sigma)
-    else:
-        sigmas = [prior_sigma] * n_layers
+    what = f"mlp {name!r}"
+    sigmas = per_layer(prior_sigma, n_layers, what, "prior_sigma")
+    priors = per_layer(prior, n_layers, what, "prior")
+    bayesians = per_layer(bayesian, n_layers, what, "bayesian")
     if random_seed is None:
         random_seed = zlib.crc32(name.encode())
     seeds = np.random.SeedSequence(random_seed).spawn(n_layers)
     out = inputs
-    for i, units in enumerate(hidden):
-        out = dense(f"{name}_{i}", out, units, activation, sigmas[i], bias, np.random.default_rng(seeds[i]))
-    units = 1 if out_units is None else out_units
-    out = dense(f"{name}_out", out, units, None, sigmas[-1], bias, np.random.default_rng(seeds[-1]))
+    names = [f"{name}_{i}" for i in range(len(hidden))] + [f"{name}_out"]
+    widths = list(hidden) + [1 if out_units is None else out_units]
+    for i, (layer, units) in enumerate(zip(names, widths)):
+        out = dense(layer, out, units, activation if i < len(hidden) else None, sigmas[i], bias,
+                    np.random.default_rng(seeds[i]), prior=priors[i], bayesian=bool(bayesians[i]))
     if out_units is None:
         out = out[..., 0]
     return out
