@@ -14,7 +14,9 @@ from ..data import minibatch_fn
 from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
-from ..model.placement import PlacedData, Placement, place_data, placement_for, streamed_names
+from ..model.placement import (
+    PlacedData, Placement, place_data, placement_for, single_device_description, streamed_names,
+)
 from ..model.programs import data_signature
 from .advi import ADVIState
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
@@ -161,7 +163,7 @@ class Approximation:
     @property
     def devices(self) -> dict:
         """The devices and processes the fit ran on: ``{"devices", "processes", "platform", "device_kind"}``."""
-        return self.placed_data().describe()
+        return single_device_description() if self.placement is None else self.placement.describe()
 
     def placed_data(self, data: Mapping | None = None, stand_in: bool = False) -> PlacedData:
         """The model's data (or ``data``, new values of some Data variables, checked) placed on this fit's

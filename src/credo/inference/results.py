@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from .._version import __version__
-from ..model.placement import DistributedRows
+from ..model.sources import RowsElsewhere
 
 __all__ = ["to_inference_data", "as_key", "inference_data_class", "variable_dims", "observed_and_constant_data",
            "devices_attrs", "SAMPLE_GROUPS"]
@@ -139,9 +139,10 @@ def observed_and_constant_data(model) -> tuple[dict, dict]:
     """The ``observed_data`` (each observed variable's values) and ``constant_data`` (each ``cr.Data``
     variable's current values) groups of ``model``, as numpy arrays.
 
-    Arrays whose rows are spread over processes (:mod:`credo.distributed`) are left out: no host holds them.
+    Arrays whose rows are spread over processes (:mod:`credo.distributed`) or stream from the host
+    (:func:`credo.Minibatch`) are left out: no host holds them whole.
     """
-    values = {name: value for name, value in model.data_values.items() if not isinstance(value, DistributedRows)}
+    values = {name: value for name, value in model.data_values.items() if not isinstance(value, RowsElsewhere)}
     observed = {rv.name: np.asarray(values[rv.observed.name]) for rv in model.observed_variables
                 if rv.observed.name in values}
     constant = {name: np.asarray(values[name]) for name in model.data_vars if name in values}

@@ -53,7 +53,7 @@ __all__ = [
     "ROW_MASK", "ROW_BLOCKS", "RESERVED_PREFIX", "ROW_AXIS", "Placement", "placement_for", "RowLayout",
     "PlacedData", "place_data", "row_names", "DistributedRows", "host_values", "shape_structs",
     "masked_rows", "real_rows", "likelihood_scale_rows", "block_positions", "signature_shardings", "to_host",
-    "is_main_process", "streamed_names",
+    "is_main_process", "streamed_names", "single_device_description",
 ]
 
 #: The data entry holding True on real rows and False on padded ones (present only where rows are padded).
