@@ -83,6 +83,7 @@ def test_full_batch_on_four_devices_is_the_one_device_fit(tmp_path):
     assert got["idata_attrs"] == {"devices": 4, "processes": 1, "device_platform": "cpu"}
 
 
+@pytest.mark.slow
 def test_minibatches_on_four_devices_and_streamed_from_a_memmap(tmp_path):
     got = run_scenario(tmp_path, "minibatch")
     # batch 64 divides among 4 devices (batch rows sharded); 30 does not (batch replicated); 1003 rows padded
