@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         for mode in ("full", "minibatch"):
             if mode == "full" and rows > args.full_max:
                 continue
-            for devices in args.devices:
+            for devices in sorted(set(args.devices)):
                 result = dict(run_child(mode, rows, devices, args.seconds, args.platform), rows=rows, mode=mode, devices=devices)
                 results["scaling"].append(result)
                 print(f"| {rows:.0e} | {mode} | {devices} | {_cell(result, 'it_per_s', ',.3g')} | "

@@ -285,6 +285,12 @@ def scenario_process(out: dict, process: str, port: str, folder: str) -> None:
         idata = approx.sample(50, random_seed=1)
         ppc = cr.sample_posterior_predictive(idata, random_seed=2)
         point = cr.find_MAP()
+    with cr.Model():  # minibatches of the rows spread over the processes
+        xb, yb = cr.Minibatch(cr.distributed.rows(x[mine]), cr.distributed.rows(y[mine]), batch_size=16,
+                              random_seed=3)
+        w = cr.Normal("w", 0, 1, shape=3)
+        cr.Normal("y", xb @ w, cr.HalfNormal("s", 1), observed=yb, total_size=101)
+        out["minibatch_hist"] = cr.fit(500, random_seed=0, progressbar=False).hist.tolist()
     report(out, approx, idata, ppc, point)
     out["devices"] = approx.devices
 
@@ -299,6 +305,8 @@ def scenario_reference(out: dict) -> None:
         idata = approx.sample(50, random_seed=1)
         ppc = cr.sample_posterior_predictive(idata, random_seed=2)
         point = cr.find_MAP()
+    with minibatch_model(x, y, 16):
+        out["minibatch_hist"] = cr.fit(500, random_seed=0, progressbar=False).hist.tolist()
     report(out, approx, idata, ppc, point)
 
 

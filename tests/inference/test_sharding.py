@@ -152,6 +152,8 @@ def test_two_processes_each_with_half_the_rows_give_the_single_process_fit(tmp_p
         np.testing.assert_allclose(got["mu"], reference["mu"], rtol=REDUCTION_TOLERANCE, atol=1e-5)
         np.testing.assert_allclose(got["ppc"], reference["ppc"], rtol=REDUCTION_TOLERANCE, atol=1e-5)
         np.testing.assert_allclose(got["map_w"], reference["map_w"], rtol=REDUCTION_TOLERANCE, atol=1e-6)
+        # minibatches drawn from rows on two processes: the rows the single process draws
+        np.testing.assert_allclose(got["minibatch_hist"], reference["minibatch_hist"], rtol=REDUCTION_TOLERANCE)
     assert results[0] == results[1]  # every process has the same result
     # only process 0 writes (its fit and its checkpoint)
     assert (tmp_path / "fit-0.npz").exists() and not (tmp_path / "fit-1.npz").exists()
