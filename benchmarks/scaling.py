@@ -10,7 +10,10 @@ weights) to synthetic rows, and reports
   about ``--seconds`` seconds);
 - ``compile s``: the first call (compile and first steps);
 - ``peak MB``: the process's peak resident memory (``ru_maxrss``), which
-  includes the data set held on the host and JAX itself.
+  includes the data set held on the host, JAX itself and, for a memmap, the
+  file's pages mapped in the page cache (they count as resident, but the
+  kernel can drop them); ``anonymous MB after``: the memory the process
+  allocated itself (``RssAnon``), after the timed fit.
 
 The streaming table writes ``rows x 32`` float32 rows to a memmap in a temp
 folder and fits with ``cr.Minibatch(..., stream=True)`` (rows read by a
@@ -132,7 +135,20 @@ def child(args) -> None:
     cr.config(diagnose_draws=0)  # the k-hat verdict evaluates every row at 256 draws: not what is timed here
     result = child_stream(args) if args.mode in ("stream", "device") else child_scaling(args)
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["anon_mb"] = anonymous_mb()
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def anonymous_mb() -> float:
+    """The process's anonymous resident memory now (what it allocated, not the file pages it maps), in MB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def run_child(mode: str, rows: int, devices: int, seconds: float, platform_name: str) -> dict:
@@ -188,13 +204,13 @@ def main(argv=None) -> int:
                 results["scaling"].append(result)
                 print(f"| {rows:.0e} | {mode} | {devices} | {_cell(result, 'it_per_s', ',.3g')} | "
                       f"{_cell(result, 'compile_s', '.1f')} | {_cell(result, 'peak_mb', ',.0f')} |", flush=True)
-    print("\n| rows (memmap) | batches | batches/s | peak MB |\n|---:|---|---:|---:|")
+    print("\n| rows (memmap) | batches | batches/s | peak MB | anonymous MB after |\n|---:|---|---:|---:|---:|")
     for rows in args.stream_rows:
         for mode, label in (("device", "loaded, sliced in the device"), ("stream", "streamed from the memmap")):
             result = dict(run_child(mode, rows, 1, args.seconds, args.platform), rows=rows, mode=mode)
             results["stream"].append(result)
             print(f"| {rows:.0e} | {label} | {_cell(result, 'it_per_s', ',.0f')} | "
-                  f"{_cell(result, 'peak_mb', ',.0f')} |", flush=True)
+                  f"{_cell(result, 'peak_mb', ',.0f')} | {_cell(result, 'anon_mb', ',.0f')} |", flush=True)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=1)

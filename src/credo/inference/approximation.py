@@ -21,7 +21,7 @@ from ..model.programs import data_signature
 from .advi import ADVIState
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
 from .diagnostics import Diagnosis, diagnose, importance_draws, psis, resample
-from .driver import chunk_size_for, run_chunks
+from .driver import FIRST_CALL_STEPS, chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
 from .likelihood import check_idata_kwargs, log_likelihood_values
 from .method import VariationalMethod
@@ -272,8 +272,8 @@ class Approximation:
         stream = BatchStream(self.compiled, streamed, self.key, block_steps(self.model, streamed, chunk_size),
                              self.placement)
         try:
-            first = stream.blocks(self.num_steps)
-            stream.keep(self.num_steps, first)
+            read, first = stream.load(self.num_steps, FIRST_CALL_STEPS)  # the first call's rows; the data's shapes
+            stream.keep(self.num_steps, first, read)
             runner = streaming_runner(self._chunk_program(stream.steps, dict(data, **first), streamed), stream)
             run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
                              progressbar=progressbar, callbacks=callbacks, result_fn=result,
@@ -281,7 +281,7 @@ class Approximation:
                              call_limit=stream.steps)
             approx = result(run.state, run.hist, run.stop_reason)
             if not bool(run.alive):
-                blocks = stream.blocks(approx.num_steps)
+                blocks = stream.blocks(approx.num_steps, 1)
                 raise _non_finite(approx, dict(data, **blocks), streamed)
         finally:
             stream.close()

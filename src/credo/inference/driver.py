@@ -32,7 +32,7 @@ from jax.experimental import multihost_utils
 from ..model.placement import is_main_process
 
 __all__ = ["Run", "run_chunks", "chunk_size_for", "callback_stop", "CallSizer", "InterruptFlag",
-           "wait_interruptibly", "user_stacklevel", "CALL_SECONDS"]
+           "wait_interruptibly", "user_stacklevel", "CALL_SECONDS", "FIRST_CALL_STEPS"]
 
 #: Seconds one compiled call aims at: Ctrl-C is honoured after the running call.
 CALL_SECONDS = 0.25

@@ -10,9 +10,10 @@ step's key, exactly as the in-device slicing draws them:
 :class:`~credo.inference.programs.StreamIndices`), reads those rows,
 and puts the block ``(steps, batch_size, ...)`` on the devices (its batch
 axis sharded like rows where the batch divides among them); step ``i`` of
-the call reads batch ``i``. A background thread reads the next call's
-block while the devices work on the current one, so reading overlaps
-computing. Which rows a step sees depends only on the fit's key and the
+the call reads batch ``i``. Only the batches of the steps a call runs are
+read (the driver sizes calls by time, often shorter than a block). A
+background thread reads the next call's block while the devices work on
+the current one, so reading overlaps computing. Which rows a step sees depends only on the fit's key and the
 step: the fit is the same whatever the thread's timing, and the same as
 the in-device fit of the same data and seed (up to the float reduction
 order of the batch's rows).
@@ -91,36 +92,47 @@ class BatchStream:
         names = placement.mesh.axis_names
         return NamedSharding(placement.mesh, PartitionSpec(None, names[0] if len(names) == 1 else tuple(names)))
 
-    def load(self, start: int) -> dict:
-        """The block of steps ``start, ..., start + steps - 1``, on the devices."""
+    def load(self, start: int, count: int) -> tuple[int, dict]:
+        """``(count, block)``: the block of steps ``start, ..., start + steps - 1`` on the devices, of which the
+        first ``count`` steps' rows are read (the others are zeros: the call that takes it runs ``count``
+        steps or fewer, and random reads are what streaming costs)."""
+        count = int(min(max(count, 1), self.steps))
         steps = np.arange(start, start + self.steps, dtype=np.int32)
         chosen = jax.device_get(self._rows_fn(self.key, steps))
         blocks = {}
         for group in self.groups:
-            index = np.asarray(chosen[group.names[0]])
+            index = np.asarray(chosen[group.names[0]])[:count]
             sharding = self._sharding(group)
             for name in group.names:
                 rows = self.sources[name].read(index)
+                if count < self.steps:
+                    block = np.zeros((self.steps,) + rows.shape[1:], rows.dtype)
+                    block[:count] = rows
+                    rows = block
                 blocks[name] = jax.device_put(rows) if sharding is None else jax.device_put(rows, sharding)
-        return blocks
+        return count, blocks
 
-    def blocks(self, start: int) -> dict:
-        """The block from step ``start``: the one read ahead if it starts there, else read now."""
+    def blocks(self, start: int, count: int) -> dict:
+        """The block from step ``start`` with (at least) ``count`` steps read: the one read ahead if it fits,
+        else read now."""
         pending, self._pending = self._pending, None
         if pending is not None:
             if pending[0] == start:
-                return pending[1].result()
-            pending[1].cancel()
-        return self.load(start)
+                read, blocks = pending[1].result()
+                if read >= min(count, self.steps):
+                    return blocks
+            else:
+                pending[1].cancel()
+        return self.load(start, count)[1]
 
-    def prefetch(self, start: int) -> None:
-        """Start reading the block from step ``start`` in the background."""
-        self._pending = (start, self._pool.submit(self.load, start))
+    def prefetch(self, start: int, count: int) -> None:
+        """Start reading the block from step ``start`` (``count`` steps of it) in the background."""
+        self._pending = (start, self._pool.submit(self.load, start, count))
 
-    def keep(self, start: int, blocks: dict) -> None:
-        """Hold ``blocks`` (read already) as the block from ``start``."""
+    def keep(self, start: int, blocks: dict, count: int) -> None:
+        """Hold ``blocks`` (read already, ``count`` steps of it) as the block from ``start``."""
         future = concurrent.futures.Future()
-        future.set_result(blocks)
+        future.set_result((count, blocks))
         self._pending = (start, future)
 
     def close(self) -> None:
@@ -133,9 +145,11 @@ def streaming_runner(program: Callable, stream: BatchStream) -> Callable:
     its data and reads the next call's block while the devices work."""
 
     def runner(state, alive, key, data, num_active):
-        start = int(np.max(np.asarray(state.step)))
-        out = program(state, alive, key, dict(data, **stream.blocks(start)), num_active)
-        stream.prefetch(start + int(num_active))  # the call runs asynchronously: read while it computes
+        start, count = int(np.max(np.asarray(state.step))), int(num_active)
+        out = program(state, alive, key, dict(data, **stream.blocks(start, count)), num_active)
+        # the call runs asynchronously: read the next one's rows while it computes, for a call up to a quarter
+        # longer than this one (the driver sizes calls by time; a longer one reads its rows when it comes)
+        stream.prefetch(start + count, -(-5 * count // 4))
         return out
 
     return runner
