@@ -118,3 +118,14 @@ def test_bad_devices_are_named(devices, message):
         cr.Normal("y", cr.Normal("w", 0, 1), 1, observed=y)
         with pytest.raises(DataError, match=message):
             cr.fit(10, devices=devices, progressbar=False)
+
+
+def test_an_hdf5_dataset_streams_as_the_array_it_holds(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    x, y = data()
+    with h5py.File(tmp_path / "rows.h5", "w") as handle:
+        handle["x"], handle["y"] = x, y
+    with h5py.File(tmp_path / "rows.h5", "r") as handle:
+        _, streamed = fit_hist(handle["x"], handle["y"], stream=True, steps=100)
+    _, in_device = fit_hist(x, y, stream=False, steps=100)
+    np.testing.assert_allclose(streamed.hist, in_device.hist, rtol=1e-6)
