@@ -31,7 +31,7 @@ from .errors import DataError
 from .model.arrays import float_dtype
 from .model.core import Data, Model, as_data_array
 from .model.placement import ROW_BLOCKS, ROW_MASK, block_positions, real_rows, signature_shardings
-from .model.sources import StreamedRows, is_row_source
+from .model.sources import RowsElsewhere, StreamedRows, is_row_source
 from .model.variables import DataNode
 
 __all__ = ["Minibatch", "MinibatchNode", "MinibatchGroup", "minibatch_fn", "streamed_rows_fn"]
@@ -205,6 +205,9 @@ def _minibatch_values(arrays, model: Model | None, stream: bool | None) -> list:
                 raise DataError(f"{what} is the cr.Data variable {array.name!r}, already in memory: stream the arrays "
                                 "themselves (give them to Minibatch directly), or stream=False.")
             values.append(model.data_values[array.name])
+        elif stream and isinstance(array, RowsElsewhere):
+            raise DataError(f"{what} holds rows spread over processes (cr.distributed.rows): they cannot stream from "
+                            "the host; give each process's rows in memory (stream=False).")
         elif stream:
             values.append(as_data_array(StreamedRows(array, _model_dtype(array), what), what))
         elif is_row_source(array):  # small enough: loaded once, sliced on the device

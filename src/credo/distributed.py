@@ -19,7 +19,15 @@ no host ever holds them all. Programs run on every device of every process
 and every process gets the same result. Only process 0 draws progress bars
 and writes files (``approx.save``, checkpoints). Every process must make the
 same calls in the same order: :func:`rows` itself is a collective (it
-exchanges the row counts).
+exchanges the row counts). The fit of rows spread over processes equals
+the single-process fit on all of them up to the order of float additions
+(``tests/inference/test_sharding.py`` checks it at 1e-4 relative).
+
+On CPUs the processes' collectives run over gloo: set
+``jax.config.update("jax_cpu_collectives_implementation", "gloo")`` before
+``jax.distributed.initialize``. Streaming minibatches from the host
+(``cr.Minibatch(..., stream=True)``) and distributed rows do not combine
+yet: give each process's block of rows in memory.
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ def test_programs_that_need_every_streamed_row_say_what_to_do():
     assert draws.posterior["w"].shape == (1, 20, 2)
     with pytest.raises(DataError, match="Minibatch: stream"):
         cr.Minibatch(x, batch_size=10, stream="yes")
+    with pytest.raises(DataError, match="cannot stream"):
+        cr.Minibatch(cr.distributed.rows(x), batch_size=10, stream=True)
 
 
 def test_one_device_is_the_plain_path():
