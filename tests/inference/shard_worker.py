@@ -196,7 +196,7 @@ def scenario_nuts(out: dict) -> None:
         out[f"attrs{devices}"] = int(idata.posterior.attrs["devices"])
 
 
-def scenario_memmap(out: dict, size_mb: str = "192") -> None:
+def scenario_memmap(out: dict, size_mb: str = "192", steps: str = "3000") -> None:
     """A memmap four times larger than the device memory the test allows trains, and memory stays flat."""
     import tempfile
 
@@ -237,12 +237,12 @@ def scenario_memmap(out: dict, size_mb: str = "192") -> None:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         began = time.perf_counter()
-        approx = approx.refine(3000, progressbar=False)
+        approx = approx.refine(int(steps), progressbar=False)
         seconds = time.perf_counter() - began
         running = False
         watcher.join()
     out["anonymous_growth_bytes"] = int(peak[0] - base)
-    out["batches_per_second"] = 3000 / seconds
+    out["batches_per_second"] = int(steps) / seconds
     out["first_loss"], out["last_loss"] = float(np.mean(approx.hist[:100])), float(np.mean(approx.hist[-100:]))
     out["weight_error"] = float(np.max(np.abs(approx.mean["w"] - weights)))
 
