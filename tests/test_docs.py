@@ -11,6 +11,7 @@ MODULES = [
     "credo.distributions", "credo.data", "credo.errors", "credo.model.core", "credo.model.compile",
     "credo.model.coords", "credo.model.describe", "credo.model.diagram", "credo.model.graph",
     "credo.model.support", "credo.model.programs", "credo.model.spec", "credo.model.define", "credo.plots",
+    "credo.model.placement", "credo.distributed",
 ]
 
 

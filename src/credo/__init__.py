@@ -13,7 +13,7 @@ import importlib as _importlib
 from . import _config, errors
 from ._config import config
 from ._version import __version__  # noqa: F401 - the package version
-from . import callbacks, nn
+from . import callbacks, distributed, nn
 from .data import Minibatch
 from .distributions import (
     Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Exponential, Flat, Gamma, HalfCauchy, HalfFlat,
@@ -40,7 +40,7 @@ __all__ = [
     "Categorical", "MvNormal", "Dirichlet",
     "fit", "ADVI", "FullRankADVI", "LowRankADVI", "SVGD", "NFVI", "Pathfinder", "Approximation", "adagrad_window",
     "sample_posterior_predictive", "sample_prior_predictive", "sample_ppc", "compute_log_likelihood",
-    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn", "config",
+    "sample", "find_MAP", "Minibatch", "load_approximation", "callbacks", "nn", "config", "distributed",
     "metrics", "plots", "datasets",
 ]
 

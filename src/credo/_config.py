@@ -27,6 +27,12 @@ credo applies its settings once, when it is imported, and again only when
     (Pareto k-hat) that ``cr.fit`` gives at the end of every fit; 0 turns the
     verdict off. Default 256: one compiled program per model and method, a
     few milliseconds a fit for small models.
+``minibatch_device_bytes``
+    ``cr.Minibatch`` arrays that are not in memory (a numpy memmap, an HDF5
+    or zarr array, any object with ``len()`` and row indexing) are loaded
+    onto the device and sliced there when all the arrays of the minibatch
+    together take at most this many bytes (default 1 GiB); larger ones
+    stream from the host, a few batches at a time (see :func:`credo.Minibatch`).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ class Settings:
     program_cache_size: int = 64
     prefetch_arviz: bool = True
     diagnose_draws: int = 256
+    minibatch_device_bytes: int = 1 << 30
 
 
 def _default_cache_dir() -> str:
@@ -110,7 +117,7 @@ _UNSET: Any = object()
 
 def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bool = _UNSET,
            program_cache_size: int = _UNSET, prefetch_arviz: bool = _UNSET,
-           diagnose_draws: int = _UNSET) -> Settings:
+           diagnose_draws: int = _UNSET, minibatch_device_bytes: int = _UNSET) -> Settings:
     """Read or change credo's process-wide settings.
 
     Called with no argument it returns the settings in force. Each argument
@@ -132,6 +139,9 @@ def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bo
     diagnose_draws : int, optional
         Draws behind the Pareto k-hat verdict at the end of every fit (0:
         no verdict; otherwise at least 10).
+    minibatch_device_bytes : int, optional
+        Largest size of a ``cr.Minibatch`` read from a file (or any array
+        not in memory) that is loaded onto the device; larger ones stream.
 
     Returns
     -------
@@ -175,6 +185,12 @@ def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bo
             raise ConfigError(f"config: diagnose_draws must be 0 (no verdict) or an integer of at least 10; got "
                               f"{diagnose_draws!r}.")
         changes["diagnose_draws"] = int(diagnose_draws)
+    if minibatch_device_bytes is not _UNSET:
+        if isinstance(minibatch_device_bytes, bool) or not isinstance(minibatch_device_bytes, (int, np.integer)) \
+                or minibatch_device_bytes < 0:
+            raise ConfigError(f"config: minibatch_device_bytes must be a non-negative number of bytes; got "
+                              f"{minibatch_device_bytes!r}.")
+        changes["minibatch_device_bytes"] = int(minibatch_device_bytes)
     if changes:
         _settings = dataclasses.replace(_settings, **changes)
         if "compilation_cache" in changes:

@@ -1,5 +1,6 @@
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import credo as cr
 from credo.inference import batching
@@ -24,6 +25,7 @@ def test_batch_size_bounds_the_elements_of_a_batch(monkeypatch):
     assert batch_size(data, 50) == 3  # 900 // 300 elements of x per draw
 
 
+@pytest.mark.slow
 def test_sampling_in_batches_gives_the_same_draws(monkeypatch):
     with cr.Model() as model:
         x = cr.Data("x", np.linspace(-1, 1, 30))

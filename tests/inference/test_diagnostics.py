@@ -92,6 +92,22 @@ def test_the_verdict_can_be_turned_off(correlated):
         cr.config(diagnose_draws=3)
 
 
+def test_a_large_model_leaves_the_closing_verdict_out_and_says_how_to_get_it(monkeypatch):
+    from credo.inference import diagnostics
+
+    rng = np.random.default_rng(0)
+    with cr.Model():
+        w = cr.Normal("w", 0, 1, shape=3)
+        cr.Normal("y", cr.math.dot(rng.normal(size=(50, 3)), w), 1, observed=rng.normal(size=50))
+        # 256 draws x 3 parameters x 50 rows = 38,400: just over a budget of 38,399
+        monkeypatch.setattr(diagnostics, "VERDICT_BUDGET", 256 * 3 * 50 - 1)
+        approx = cr.fit(n=500, random_seed=0, progressbar=False)
+        assert approx.diagnosis.verdict == "undefined" and "approx.diagnose(" in approx.diagnosis.reason
+        monkeypatch.setattr(diagnostics, "VERDICT_BUDGET", 256 * 3 * 50)
+        assert np.isfinite(cr.fit(n=500, random_seed=0, progressbar=False).diagnosis.khat)
+    assert np.isfinite(approx.diagnose(draws=256).khat)
+
+
 def test_bad_importance_and_draws_are_refused(correlated):
     _, _, _, meanfield, _ = correlated
     with pytest.raises(FitError, match="importance"):

@@ -44,6 +44,7 @@ def fits():
         }
 
 
+@pytest.mark.slow
 def test_fullrank_recovers_mean_and_covariance(fits):
     approx = fits["fullrank"]
     sd = np.sqrt(np.diag(COV))

@@ -64,6 +64,7 @@ def regression_run():
     return data, positions, stats, progress_calls
 
 
+@pytest.mark.slow
 def test_regression_matches_closed_form_posterior(regression_run):
     data, positions, stats, _ = regression_run
     mean, sd = exact_posterior(data)
@@ -156,6 +157,7 @@ def eight_schools_logdensity(position, data):
     return log_prior + log_likelihood
 
 
+@pytest.mark.slow
 def test_eight_schools_noncentred_has_no_divergences():
     data = {"y": SCHOOLS_Y, "sigma": SCHOOLS_SIGMA}
     initial_positions = jax.random.uniform(

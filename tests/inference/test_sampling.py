@@ -40,6 +40,7 @@ def regression():
     return model, mean, sd, idata
 
 
+@pytest.mark.slow
 def test_nuts_matches_the_conjugate_posterior_within_monte_carlo_error(regression):
     _, mean, sd, idata = regression
     draws = np.column_stack([
@@ -80,6 +81,7 @@ def eight_schools():
     return model
 
 
+@pytest.mark.slow
 def test_non_centred_eight_schools_has_no_divergences_and_predicts():
     model = eight_schools()
     with model:

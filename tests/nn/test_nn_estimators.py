@@ -100,6 +100,7 @@ def test_classifier_binary_and_multiclass():
         clf.log_predictive_density(X[:2], [0, 7])
 
 
+@pytest.mark.slow
 def test_pipeline_and_grid_search():
     X, y = make_moons(120, noise=0.2, random_state=2)
     pipe = make_pipeline(StandardScaler(), BNNClassifier(**FAST, random_state=0))
@@ -122,6 +123,7 @@ def test_pickle_round_trip_and_refit_is_reproducible():
     assert reg.loss_curve_.shape == (FAST["n_iter"],)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["fullrank_advi", "lowrank_advi"])
 def test_other_variational_families(method):
     X, y = make_moons(60, noise=0.2, random_state=0)
@@ -130,6 +132,7 @@ def test_other_variational_families(method):
     assert clf.score(X, y) > 0.75
 
 
+@pytest.mark.slow
 def test_minibatches():
     if not hasattr(cr, "Minibatch"):
         with pytest.raises(NotImplementedError, match="Minibatch"):
@@ -143,6 +146,7 @@ def test_minibatches():
     assert model.score(X, y) > 0.95
 
 
+@pytest.mark.slow
 def test_nuts():
     if not hasattr(cr, "sample"):
         pytest.skip("cr.sample (NUTS) is not available")

@@ -3,6 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from credo.nn import BNNRegressor
 
@@ -21,6 +22,7 @@ def fit_and_predict(seed: int):
     return model.predict(X[:9], return_std=True), model.posterior_
 
 
+@pytest.mark.slow
 def test_estimators_in_threads_equal_the_same_fits_one_after_another():
     sequential = [fit_and_predict(seed) for seed in range(3)]
     with ThreadPoolExecutor(max_workers=3) as pool:

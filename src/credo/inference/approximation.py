@@ -14,18 +14,22 @@ from ..data import minibatch_fn
 from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data, check_data_arguments
 from ..model.core import Model, modelcontext
+from ..model.placement import (
+    PlacedData, Placement, place_data, placement_for, single_device_description, streamed_names,
+)
 from ..model.programs import data_signature
 from .advi import ADVIState
 from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
 from .diagnostics import Diagnosis, diagnose, importance_draws, psis, resample
-from .driver import chunk_size_for, run_chunks
+from .driver import FIRST_CALL_STEPS, chunk_size_for, run_chunks
 from .io import read_fields, save_approximation
 from .likelihood import check_idata_kwargs, log_likelihood_values
 from .method import VariationalMethod
 from .mixture import WEIGHTS, Mixture
 from .optimizers import Optimizer
 from .programs import ADVIChunk, ADVIInit, Constrain, GaussianDraws
-from .results import as_key, observed_and_constant_data, to_inference_data
+from .results import as_key, devices_attrs, observed_and_constant_data, to_inference_data
+from .streaming import BatchStream, block_steps, streaming_runner
 
 __all__ = ["Approximation", "FitSettings", "FitInfo", "load_approximation", "approximation_from_fields",
            "MOMENT_DRAWS"]
@@ -104,6 +108,10 @@ class Approximation:
         The loss (negative ELBO) of every iteration so far (read-only).
     settings : FitSettings
     info : FitInfo
+    placement : Placement or None
+        The devices the fit ran on, with the data's rows sharded over them
+        (None: one device); ``refine``, ``sample`` and ``diagnose`` run there
+        too. ``approx.devices`` describes them.
 
     Examples
     --------
@@ -124,6 +132,7 @@ class Approximation:
     hist: np.ndarray
     settings: FitSettings
     info: FitInfo = FitInfo()
+    placement: Placement | None = None
 
     def __post_init__(self):
         hist = np.asarray(self.hist, np.float32)
@@ -135,21 +144,34 @@ class Approximation:
     @classmethod
     def start(cls, model: Model, family: VariationalMethod, optimizer: Optimizer, key: jax.Array, *, num_mc: int = 1,
               chunk_size: int = 1000, position=None, std=None, cholesky=None, whiten: bool = False,
-              map_result=None) -> "Approximation":
-        """A fresh approximation (no step taken) with mean ``position`` and ``std`` or ``cholesky``."""
+              map_result=None, placement: Placement | None = None) -> "Approximation":
+        """A fresh approximation (no step taken) with mean ``position`` and ``std`` or ``cholesky``, fitted on
+        ``placement``'s devices."""
         compiled = model.compile()
         if position is None:
             position = compiled.initial_position()
-        data = dict(model.data_values)
+        data = model.placed_data(placement, stand_in=True).arrays
         init = compiled.programs.get(ADVIInit(family, optimizer, bool(whiten), data_signature(data)), compiled)
         state = init(position, std=std, cholesky=cholesky, key=jax.random.fold_in(key, INIT_STREAM))
         return cls(model, family, state, key, np.zeros(0, np.float32),
-                   FitSettings(optimizer, int(num_mc), int(chunk_size)), FitInfo(map_result=map_result))
+                   FitSettings(optimizer, int(num_mc), int(chunk_size)), FitInfo(map_result=map_result), placement)
 
     # progress ---------------------------------------------------------------
     @property
     def compiled(self):
         return self.model.compile()
+
+    @property
+    def devices(self) -> dict:
+        """The devices and processes the fit ran on: ``{"devices", "processes", "platform", "device_kind"}``."""
+        return single_device_description() if self.placement is None else self.placement.describe()
+
+    def placed_data(self, data: Mapping | None = None, stand_in: bool = False) -> PlacedData:
+        """The model's data (or ``data``, new values of some Data variables, checked) placed on this fit's
+        devices, as its programs receive them (``stand_in``: see :func:`~credo.model.placement.place_data`)."""
+        if data is None:
+            return self.model.placed_data(self.placement, stand_in)
+        return place_data(self.model, check_data_arguments(self.model, data), self.placement, stand_in)
 
     @property
     def num_steps(self) -> int:
@@ -229,24 +251,49 @@ class Approximation:
         check_data(self.model)
         callbacks = list(callbacks or ())
         chunk_size = chunk_size_for(settings.chunk_size, callbacks)
-        compiled = self.compiled
-        data = dict(self.model.data_values)
-        spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
-                         data_signature(data))
-        runner = compiled.programs.get(spec, compiled)
         info = dataclasses.replace(self.info, stop_reason=None, diagnosis=None)  # the verdict was on the old state
 
         def result(state, hist, stop_reason=None):
             return dataclasses.replace(self, state=state, hist=hist,
                                        info=dataclasses.replace(info, stop_reason=stop_reason))
 
-        run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
-                         progressbar=progressbar, callbacks=callbacks, result_fn=result,
-                         checkpoint_fn=checkpoint(result) if checkpoint is not None else None)
-        approx = result(run.state, run.hist, run.stop_reason)
-        if not bool(run.alive):
-            raise _non_finite(approx, data)
+        streamed = streamed_names(self.model.data_values)
+        if not streamed:
+            data = self.placed_data().arrays
+            runner = self._chunk_program(chunk_size, data)
+            run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
+                             progressbar=progressbar, callbacks=callbacks, result_fn=result,
+                             checkpoint_fn=checkpoint(result) if checkpoint is not None else None)
+            approx = result(run.state, run.hist, run.stop_reason)
+            if not bool(run.alive):
+                raise _non_finite(approx, data)
+            return approx
+        data = place_data(self.model, {name: value for name, value in self.model.data_values.items()
+                                       if name not in streamed}, self.placement).arrays
+        stream = BatchStream(self.compiled, streamed, self.key, block_steps(self.model, streamed, chunk_size),
+                             self.placement)
+        try:
+            read, first = stream.load(self.num_steps, FIRST_CALL_STEPS)  # the first call's rows; the data's shapes
+            stream.keep(self.num_steps, first, read)
+            runner = streaming_runner(self._chunk_program(stream.steps, dict(data, **first), streamed), stream)
+            run = run_chunks(runner, self.state, self.key, data, int(n), chunk_size, hist=self.hist,
+                             progressbar=progressbar, callbacks=callbacks, result_fn=result,
+                             checkpoint_fn=checkpoint(result) if checkpoint is not None else None,
+                             call_limit=stream.steps)
+            approx = result(run.state, run.hist, run.stop_reason)
+            if not bool(run.alive):
+                blocks = stream.blocks(approx.num_steps, 1)
+                raise _non_finite(approx, dict(data, **blocks), streamed)
+        finally:
+            stream.close()
         return approx
+
+    def _chunk_program(self, chunk_size: int, data: dict, streamed: tuple = ()):
+        """The compiled chunk of up to ``chunk_size`` steps on data like ``data`` (``streamed`` arrays as blocks)."""
+        settings = self.settings
+        spec = ADVIChunk(self.family, settings.optimizer, settings.num_mc, chunk_size, tuple(self.model.minibatches),
+                         data_signature(data), streamed=streamed)
+        return self.compiled.programs.get(spec, self.compiled)
 
     # moments ----------------------------------------------------------------
     @property
@@ -326,7 +373,7 @@ class Approximation:
         mixture = self._mixture("members")
         return tuple(
             Approximation(self.model, mixture.member, mixture.member_state(self.state, i),
-                          jax.random.fold_in(self.key, i), self.hist, self.settings)
+                          jax.random.fold_in(self.key, i), self.hist, self.settings, placement=self.placement)
             for i in range(int(mixture.size))
         )
 
@@ -362,10 +409,15 @@ class Approximation:
 
     # sampling ---------------------------------------------------------------
     def _constrained(self, key: jax.Array, draws: int, data=None) -> dict:
+        """``draws`` constrained draws and the deterministics; with data streamed from the host, the
+        deterministics with a row per observation are left out (their rows are not all at hand)."""
         compiled = self.compiled
-        data = dict(self.model.data_values) if data is None else check_data_arguments(self.model, data)
-        run = compiled.programs.get(GaussianDraws(self.family, data_signature(data)), compiled)
-        return run(key, self.state, data, draws)
+        placed = self.placed_data(data, stand_in=True)
+        run = compiled.programs.get(GaussianDraws(self.family, data_signature(placed.arrays)), compiled)
+        values = placed.cut(run(key, self.state, placed.arrays, draws))
+        shapes = {node.name: tuple(node.shape) for node in compiled.deterministic_nodes}
+        return {name: value for name, value in values.items()
+                if name not in shapes or data is not None or tuple(value.shape[1:]) == shapes[name]}
 
     def sample(self, draws: int = 1000, random_seed=None, return_inferencedata: bool = True, *, data=None,
                idata_kwargs: dict | None = None,
@@ -424,7 +476,7 @@ class Approximation:
         if data is not None and not isinstance(data, Mapping):
             raise FitError(f"{what}: data must be a dict of Data values; got {type(data).__name__}.")
         if importance is None:
-            values = jax.device_get(self._constrained(as_key(random_seed), draws, data))
+            values = self._constrained(as_key(random_seed), draws, data)
         else:
             values = self._importance_resampled(as_key(random_seed), draws, importance, data)
         values = {name: np.asarray(value) for name, value in values.items()}
@@ -432,28 +484,30 @@ class Approximation:
         if idata_kwargs.get("log_likelihood"):
             check_data(self.model)
             free = {info.name: values[info.name][None] for info in self.compiled.free}
-            log_likelihood = log_likelihood_values(self.model, free, self.compiled.observed_names)
+            log_likelihood = log_likelihood_values(self.model, free, self.compiled.observed_names, self.placement)
         if not return_inferencedata:
             if log_likelihood is None:
                 return values
             return {"posterior": {name: value[None] for name, value in values.items()},
                     "log_likelihood": log_likelihood}
         observed, constant = observed_and_constant_data(self.model)
-        return to_inference_data(self.model, coords=idata_kwargs.get("coords"), dims=idata_kwargs.get("dims"),
-                                 posterior={name: value[None] for name, value in values.items()},
-                                 log_likelihood=log_likelihood, observed_data=observed, constant_data=constant)
+        idata = to_inference_data(self.model, coords=idata_kwargs.get("coords"), dims=idata_kwargs.get("dims"),
+                                  posterior={name: value[None] for name, value in values.items()},
+                                  log_likelihood=log_likelihood, observed_data=observed, constant_data=constant)
+        idata.posterior.attrs.update(devices_attrs(self.devices))
+        return idata
 
     def _importance_resampled(self, key: jax.Array, draws: int, importance, data) -> dict:
         if importance not in IMPORTANCE:
             raise FitError(f"importance must be one of {IMPORTANCE} or None; got {importance!r}.")
-        data = dict(self.model.data_values) if data is None else check_data_arguments(self.model, data)
+        placed = self.placed_data(data)
         draw_key, choice_key = jax.random.split(key)
-        flat, log_ratios = importance_draws(self, draw_key, max(draws, 2), data)
+        flat, log_ratios = importance_draws(self, draw_key, max(draws, 2), placed.arrays)
         log_weights, _ = psis(log_ratios)
         chosen = flat[resample(choice_key, log_weights, draws)]
         compiled = self.compiled
-        constrain = compiled.programs.get(Constrain(data_signature(data)), compiled)
-        return jax.device_get(constrain(chosen, data))
+        constrain = compiled.programs.get(Constrain(data_signature(placed.arrays)), compiled)
+        return placed.cut(constrain(chosen, placed.arrays))
 
     # verdict ------------------------------------------------------------------
     def diagnose(self, draws: int = 1000, random_seed=None) -> Diagnosis:
@@ -530,13 +584,14 @@ class Approximation:
                 f"{len(self.hist)} iterations, last loss {last:.5g}>")
 
 
-def _non_finite(approx: Approximation, data) -> NonFiniteLossError:
-    """The error for a non-finite loss, naming the variables whose gradients broke."""
+def _non_finite(approx: Approximation, data, streamed: tuple = ()) -> NonFiniteLossError:
+    """The error for a non-finite loss, naming the variables whose gradients broke (``streamed`` arrays of
+    ``data`` hold the block of batches from the failing step)."""
     compiled = approx.compiled
     state = approx.state
     step_key = jax.random.fold_in(approx.key, state.step)
-    batch_fn = minibatch_fn(tuple(approx.model.minibatches))
-    step_data = batch_fn(step_key, data) if batch_fn is not None else data
+    batch_fn = minibatch_fn(tuple(approx.model.minibatches), data_signature(data), streamed)
+    step_data = batch_fn(step_key, data, 0) if batch_fn is not None else data
     algorithm = approx.family.algorithm(compiled.logdensity_fn, approx.settings.optimizer.transformation,
                                         approx.settings.num_mc)
     loss = algorithm.loss(state, step_key, step_data)
@@ -611,4 +666,5 @@ def approximation_from_fields(model: Model, fields: dict) -> Approximation:
         FitSettings(fields["optimizer"], fields["num_mc"], fields["chunk_size"]),
         FitInfo(stop_reason=fields["stop_reason"], start_losses=fields["start_losses"],
                 best_start=fields["best_start"]),
+        placement_for(None),
     )

@@ -36,8 +36,11 @@ from typing import Any, Callable, Mapping
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from ..errors import CheckpointError, FitError
+from ..model.placement import DistributedRows
+from ..model.sources import StreamedRows
 from .io import ApproximationFileError, read_checked, write_with_metadata
 
 __all__ = ["CheckpointError", "Checkpointer", "checkpoint_interval", "fit_settings", "check_settings",
@@ -120,9 +123,24 @@ def _digest(*parts) -> str:
 def _arrays_digest(arrays: Mapping[str, Any]) -> str:
     parts = []
     for name in sorted(arrays):
+        if isinstance(arrays[name], DistributedRows):
+            parts += [name, _distributed_digest(arrays[name])]
+            continue
+        if isinstance(arrays[name], StreamedRows):  # its shape and first rows: the file is not read through
+            sample = np.ascontiguousarray(arrays[name].sample())
+            parts += [name, str(arrays[name].shape), sample.dtype.str, sample.tobytes()]
+            continue
         array = np.ascontiguousarray(np.asarray(arrays[name]))
         parts += [name, str(array.shape), array.dtype.str, array.tobytes()]
     return _digest(*parts)
+
+
+def _distributed_digest(value: DistributedRows) -> str:
+    """The digest of rows spread over processes: every process's digest of its rows, gathered (a collective)."""
+    local = np.ascontiguousarray(value.local)
+    mine = np.frombuffer(hashlib.sha256(local.tobytes() + local.dtype.str.encode()).digest(), np.uint8)
+    everyone = np.asarray(multihost_utils.process_allgather(mine)) if jax.process_count() > 1 else mine
+    return _digest(str(value.shape), everyone.tobytes())
 
 
 def fit_settings(*, variables: list, data: Mapping, family, optimizer, num_mc: int, chunk_size: int, init: str, key,

@@ -7,7 +7,8 @@ here calls it until ``n`` steps are done, each call sized by measured time
 (about a quarter of a second, :class:`CallSizer`), moves the progress bar,
 calls the callbacks every ``chunk_size`` steps, lets a checkpoint be saved,
 and stops at the first non-finite step, at a callback's request, or at
-Ctrl-C (honoured after the running call, whose steps are kept). Step ``s``
+Ctrl-C (honoured after the running call, whose steps are kept). With
+several processes only process 0 draws the progress bar. Step ``s``
 uses ``fold_in(key, s)``, so the result does not depend on how the steps
 were cut into calls. Python never runs once per step. The loop mutates
 nothing it is given: it returns the final state and the losses as a
@@ -26,9 +27,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
+
+from ..model.placement import is_main_process
 
 __all__ = ["Run", "run_chunks", "chunk_size_for", "callback_stop", "CallSizer", "InterruptFlag",
-           "wait_interruptibly", "user_stacklevel", "CALL_SECONDS"]
+           "wait_interruptibly", "user_stacklevel", "CALL_SECONDS", "FIRST_CALL_STEPS"]
 
 #: Seconds one compiled call aims at: Ctrl-C is honoured after the running call.
 CALL_SECONDS = 0.25
@@ -98,6 +102,11 @@ class CallSizer:
     takes about ``seconds``, growing at most fourfold per call and never past
     ``limit``. Fast models reach ``limit`` (the chunk size) after a few calls.
 
+    With several processes (:mod:`credo.distributed`) every process must run
+    the same calls: after each call the processes take process 0's size, and
+    its Ctrl-C (``record(..., interrupt)``), so that timing never makes them
+    disagree.
+
     Examples
     --------
     >>> sizer = CallSizer(limit=1000, seconds=0.25, first=8)
@@ -118,13 +127,18 @@ class CallSizer:
     def next(self) -> int:
         return self.size
 
-    def record(self, steps: int, elapsed: float) -> None:
+    def record(self, steps: int, elapsed: float, interrupt: "InterruptFlag | None" = None) -> None:
         self.calls += 1
-        if self.calls == 1 or steps < 1:
-            return
-        per_step = max(elapsed, 1e-9) / steps
-        wanted = int(self.seconds / per_step)
-        self.size = int(min(self.limit, max(1, min(wanted, 4 * max(self.size, steps)))))
+        if self.calls > 1 and steps >= 1:
+            per_step = max(elapsed, 1e-9) / steps
+            wanted = int(self.seconds / per_step)
+            self.size = int(min(self.limit, max(1, min(wanted, 4 * max(self.size, steps)))))
+        if jax.process_count() > 1:
+            stop = bool(interrupt.requested) if interrupt is not None else False
+            agreed = np.asarray(multihost_utils.broadcast_one_to_all(np.array([self.size, stop], np.int32)))
+            self.size = int(agreed[0])
+            if interrupt is not None:
+                interrupt.requested = bool(agreed[1])
 
 
 class InterruptFlag:
@@ -196,6 +210,7 @@ def run_chunks(
     result_fn: Callable[[Any, np.ndarray], Any] | None = None,
     checkpoint_fn: Callable[[Any, np.ndarray, bool], None] | None = None,
     call_seconds: float = CALL_SECONDS,
+    call_limit: int | None = None,
 ) -> Run:
     """Run ``n`` steps of ``runner`` (see the module doc).
 
@@ -207,7 +222,8 @@ def run_chunks(
     after every call (it decides whether a save is due) and once more with
     ``final=True`` when the run ends. Ctrl-C stops the run after the running
     call (see :class:`InterruptFlag`) with a warning naming the step; the
-    steps completed are kept.
+    steps completed are kept. ``call_limit`` caps the steps of one call below ``chunk_size`` (a
+    streamed fit's block of batches).
     """
     from tqdm.auto import tqdm
 
@@ -221,8 +237,8 @@ def run_chunks(
     # Callbacks run at multiples of chunk_size steps counted from the fit's start, so a resumed fit
     # calls them where an uninterrupted one does.
     since_callback = int(np.max(_steps(state))) % chunk_size
-    sizer = CallSizer(chunk_size, call_seconds)
-    bar = tqdm(total=n, disable=not progressbar, leave=True, dynamic_ncols=True)
+    sizer = CallSizer(min(chunk_size, call_limit or chunk_size), call_seconds)
+    bar = tqdm(total=n, disable=not progressbar or not is_main_process(), leave=True, dynamic_ncols=True)
     try:
         with InterruptFlag() as interrupt:
             while done < n and alive.any() and not interrupt.requested:
@@ -231,7 +247,7 @@ def run_chunks(
                 began = time.perf_counter()
                 new_state, new_alive, losses = runner(state, alive, key, data, np.int32(active))
                 losses = np.asarray(losses)[..., :active]  # waits for the call
-                sizer.record(active, time.perf_counter() - began)
+                sizer.record(active, time.perf_counter() - began, interrupt)
                 new_alive = np.asarray(new_alive)
                 if alive.ndim == 0 and not new_alive:
                     # Steps count only where the loss and the gradients were finite: the

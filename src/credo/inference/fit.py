@@ -23,6 +23,7 @@ from .._config import prefetch_arviz
 from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
+from ..model.placement import placement_for, streamed_names
 from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField, with_point_estimates
 from .approximation import INIT_STREAM, Approximation, FitInfo, FitSettings, approximation_from_fields
@@ -256,6 +257,7 @@ def fit(
     weights: str = "equal",
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | str | datetime.timedelta | None = None,
+    devices=None,
     **family_options,
 ) -> Approximation:
     """Fit a variational approximation to the posterior of the current model.
@@ -361,6 +363,17 @@ def fit(
         the weight on one member when the ELBOs differ by more than a few
         nats). :meth:`Approximation.with_weights` sets any others, e.g.
         :func:`~credo.inference.mixture.stacking_weights` on held-out data.
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to fit (default: every device JAX sees, over every process
+        after ``jax.distributed.initialize``; one device is the plain path).
+        The rows of the data (``cr.Data``, observed values, ``cr.Minibatch``)
+        are sharded over the devices, padded where they do not divide evenly
+        (the padded rows add nothing), and the parameters replicated: each
+        device computes the terms of its rows and the gradients are summed
+        across devices. The fit is the same as on one device up to the order
+        of float additions (see :mod:`credo.model.placement`);
+        ``approx.devices`` records where it ran, and ``refine``, ``sample``
+        and ``diagnose`` run there too.
     **family_options
         Options of the method: ``rank`` for ``method="lowrank_advi"``,
         ``n_particles`` for ``"svgd"``, ``flow`` for ``"nfvi"``, ``num_paths``
@@ -422,12 +435,14 @@ def fit(
                          checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                          keep=None if keep == "best" else keep, weights=None if weights == "equal" else weights)
     model = modelcontext(model, what="fit")
+    placement = placement_for(devices, "fit: devices")
     if isinstance(method, str) and method.lower() == "laplace":
         if family_options or n_starts != 1 or callbacks or init not in (None, "map") or checkpoint is not None:
             raise FitError("method='laplace' takes no ADVI options (n_starts, callbacks, init, checkpoint, family "
                            "options).")
         return report_fit(laplace(model=model, random_seed=random_seed, start=start, obj_optimizer=obj_optimizer,
-                                  obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size), progressbar)
+                                  obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size,
+                                  placement=placement), progressbar)
     inference = _inference(method, family_options)
     compiled = model.compile()
     family = with_point_estimates(inference.family, compiled.point_slices)
@@ -443,7 +458,7 @@ def fit(
         if any(value is not None for value in given.values()):
             raise FitError(f"method={family.name!r} is one-shot: {[k for k, v in given.items() if v is not None]} "
                            "do not apply to it.")
-        approx = report_fit(one_shot(model, family, as_key(random_seed), start), progressbar)
+        approx = report_fit(one_shot(model, family, as_key(random_seed), start, placement), progressbar)
         inference.approx = approx
         return approx
     optimizer = as_optimizer(obj_optimizer if obj_optimizer is not None else inference.obj_optimizer,
@@ -452,23 +467,27 @@ def fit(
     init_name = _init_name(init, family)
     key = as_key(random_seed)
     position = compiled.position_from_point(start)
-    data = dict(model.data_values)
+    if init_name == "map" and streamed_names(model.data_values):
+        raise FitError("init='map' needs the log density of every row, and the minibatches stream from the host: "
+                       "give init='initial_point'.")
+    data = model.placed_data(placement, stand_in=True).arrays
     if checkpoint is not None:
         if n_starts != 1:
             raise FitError("fit: checkpoint works with one start (n_starts=1): fit with n_starts, save the best, "
                            "then continue it with cr.fit(n, start=approx) or approx.refine(n).")
-        settings = fit_settings(variables=describe_variables(compiled), data=data, family=family, optimizer=optimizer,
+        settings = fit_settings(variables=describe_variables(compiled), data=model.data_values, family=family,
+                                optimizer=optimizer,
                                 num_mc=num_mc, chunk_size=chunk_size, init=init_name, key=key, start=start,
                                 n_starts=n_starts)
         approx = _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
                                    progressbar, callbacks, settings, checkpoint, checkpoint_every,
-                                   seeded=random_seed is not None)
+                                   seeded=random_seed is not None, placement=placement)
         inference.approx = approx
         return approx
     if n_starts == 1:
         start_kwargs, map_result = _starting_gaussian(compiled, family, init_name, position, data)
         approx = Approximation.start(model, family, optimizer, key, num_mc=num_mc, chunk_size=chunk_size,
-                                     map_result=map_result, **start_kwargs)
+                                     map_result=map_result, placement=placement, **start_kwargs)
         try:
             approx = approx.refine(n, progressbar=progressbar, callbacks=callbacks)
         except NonFiniteLossError as error:
@@ -480,7 +499,7 @@ def fit(
     if keep == "all":
         try:
             approx = _fit_mixture(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
-                                  n_starts, progressbar, callbacks, weights)
+                                  n_starts, progressbar, callbacks, weights, placement)
         except NonFiniteLossError as error:
             inference.approx = error.approximation
             raise
@@ -490,22 +509,28 @@ def fit(
     if callbacks:
         raise FitError("callbacks do not apply while several starts run (n_starts > 1) with keep='best': fit with "
                        "n_starts, then continue the best with approx.refine(n, callbacks=[...]), or keep='all'.")
+    if streamed_names(model.data_values):
+        raise FitError(f"n_starts > 1 with minibatches streamed from the host ({list(streamed_names(model.data_values))})"
+                       ": each start would read its own batches; fit one start (n_starts=1), or load the data "
+                       "(cr.Minibatch(..., stream=False)).")
     approx = _fit_multi(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, n_starts,
-                        progressbar)
+                        progressbar, placement)
     approx = report_fit(approx, progressbar)
     inference.approx = approx
     return approx
 
 
 def _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, progressbar,
-                      callbacks, settings: dict, checkpoint, checkpoint_every, seeded: bool) -> Approximation:
+                      callbacks, settings: dict, checkpoint, checkpoint_every, seeded: bool,
+                      placement=None) -> Approximation:
     """A single fit saved to ``checkpoint`` as it goes, continued from it where it exists (see ``fit``)."""
     path = checkpoint_path(checkpoint)
     steps, seconds = checkpoint_interval(checkpoint_every)
     if path.exists():
         saved = read_metadata(path).get("checkpoint")
         check_settings(path, saved, settings, ignore=() if seeded else ("random_seed",))
-        approx = approximation_from_fields(model, read_fields(path, model, optimizer))
+        approx = dataclasses.replace(approximation_from_fields(model, read_fields(path, model, optimizer)),
+                                     placement=placement)
         settings = dict(settings, random_seed=saved["random_seed"])
         if approx.num_steps > n:
             raise CheckpointError(f"checkpoint {str(path)!r} holds a fit of {approx.num_steps} steps, more than the "
@@ -514,7 +539,7 @@ def _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_si
     else:
         start_kwargs, map_result = _starting_gaussian(model.compile(), family, init_name, position, data)
         approx = Approximation.start(model, family, optimizer, key, num_mc=num_mc, chunk_size=chunk_size,
-                                     map_result=map_result, **start_kwargs)
+                                     map_result=map_result, placement=placement, **start_kwargs)
         on_disk = False
     remaining = n - approx.num_steps
     if remaining == 0:
@@ -563,7 +588,7 @@ def _start_states(compiled, family, init_name, optimizer: Optimizer, num_mc, key
 
 
 def _fit_mixture(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
-                 n_starts, progressbar, callbacks, weights: str) -> Approximation:
+                 n_starts, progressbar, callbacks, weights: str, placement) -> Approximation:
     """Every start kept: one mixture approximation whose members run as one program (see ``fit``'s ``keep``)."""
     compiled = model.compile()
     mixture = Mixture(family, n_starts)
@@ -571,7 +596,7 @@ def _fit_mixture(model, family, init_name, optimizer: Optimizer, num_mc, key, ch
                                            n_starts)
     state = mixture.combine(states, jnp.ones(n_starts, position.dtype))
     approx = Approximation(model, mixture, state, key, np.zeros(0, np.float32),
-                           FitSettings(optimizer, num_mc, chunk_size), FitInfo(map_result=map_results[0]))
+                           FitSettings(optimizer, num_mc, chunk_size), FitInfo(map_result=map_results[0]), placement)
     approx = approx.run(n, progressbar=progressbar, callbacks=callbacks)
     losses = member_losses(approx, MEMBER_ELBO_DRAWS)
     if weights == "elbo":
@@ -593,7 +618,7 @@ def member_losses(approx: Approximation, draws: int = MEMBER_ELBO_DRAWS, random_
 
 
 def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
-               n_starts, progressbar) -> Approximation:
+               n_starts, progressbar, placement) -> Approximation:
     """Several fits from jittered starts, vmapped in one compiled loop; the best by final loss."""
     compiled = model.compile()
     states, keys, map_results = _start_states(compiled, family, init_name, optimizer, num_mc, key, position, data,
@@ -612,4 +637,4 @@ def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chun
     state = jax.tree_util.tree_map(lambda leaf: leaf[best], run.state)
     return Approximation(model, family, state, keys[best], losses[best], FitSettings(optimizer, num_mc, chunk_size),
                          FitInfo(stop_reason=run.stop_reason, start_losses=final, best_start=best,
-                                 map_result=map_results[best]))
+                                 map_result=map_results[best]), placement)

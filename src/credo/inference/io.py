@@ -47,6 +47,7 @@ import optax
 
 from .._version import __version__
 from ..model.arrays import float_dtype
+from ..model.placement import is_main_process
 from ..errors import CredoError
 from .advi import ADVIState, Frame
 from .methods import method_from_label
@@ -71,7 +72,13 @@ class ApproximationFileError(CredoError, ValueError):
 # --- writing --------------------------------------------------------------------------------
 
 def write_arrays(path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to exactly ``path`` as ``.npz``, atomically (see the module doc)."""
+    """Write ``arrays`` to exactly ``path`` as ``.npz``, atomically (see the module doc).
+
+    With several processes (:mod:`credo.distributed`) only process 0 writes: every process holds the same
+    result, and one file is written once.
+    """
+    if not is_main_process():
+        return
     path = Path(os.fspath(path))
     folder = path.parent if str(path.parent) else Path(".")
     handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import ArgumentError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
+from ..model.placement import Placement, placement_for
 from ..model.programs import data_signature
 from .batching import batch_size
 from .checks import check_bool, check_model_argument, check_names
@@ -82,15 +83,18 @@ def posterior_values(trace, compiled, what: str) -> tuple[dict, tuple[int, int]]
     return values, lead
 
 
-def log_likelihood_values(model: Model, values: Mapping[str, np.ndarray], names: Sequence[str]) -> dict:
+def log_likelihood_values(model: Model, values: Mapping[str, np.ndarray], names: Sequence[str],
+                          placement: Placement | None = None) -> dict:
     """``{name: (chain, draw, ...)}``: the log-likelihood of each observation of ``names`` at each draw
-    of ``values`` (constrained ``(chain, draw, ...)`` arrays of every free variable), one compiled call."""
+    of ``values`` (constrained ``(chain, draw, ...)`` arrays of every free variable), one compiled call on
+    ``placement``'s devices (the rows of the data sharded over them)."""
     compiled = model.compile()
-    data = dict(model.data_values)
+    placed = model.placed_data(placement)
+    data = placed.arrays
     chains, draws = next(iter(values.values())).shape[:2]
     flat = {name: value.reshape((chains * draws,) + value.shape[2:]) for name, value in values.items()}
     run = compiled.programs.get(LogLikelihood(tuple(names), data_signature(data)), compiled)
-    out = jax.device_get(run(flat, data, batch_size(data, chains * draws)))
+    out = placed.cut(run(flat, data, batch_size(data, chains * draws)))
     return {name: np.asarray(value).reshape((chains, draws) + value.shape[1:]) for name, value in out.items()}
 
 
@@ -100,6 +104,7 @@ def compute_log_likelihood(
     model: Model | None = None,
     extend_inferencedata: bool = True,
     progressbar: bool = False,
+    devices=None,
 ):
     """The pointwise log-likelihood of each posterior draw, as ``pm.compute_log_likelihood``.
 
@@ -123,6 +128,9 @@ def compute_log_likelihood(
         default); else return the group alone (an ``xarray.Dataset``).
     progressbar : bool
         Accepted for PyMC compatibility; the computation is one compiled call.
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to compute: the data's rows are sharded over these devices
+        (default: every device JAX sees; one device is the plain path).
 
     Returns
     -------
@@ -155,8 +163,10 @@ def compute_log_likelihood(
         raise ArgumentError(f"{what}: extend_inferencedata=True needs an InferenceData; got {type(idata).__name__} "
                             "(pass extend_inferencedata=False for the log_likelihood group alone).")
     check_data(model)
+    placement = placement_for(devices, f"{what}: devices")
     values, _ = posterior_values(idata, compiled, what)
-    group = to_inference_data(model, log_likelihood=log_likelihood_values(model, values, names)).log_likelihood
+    group = to_inference_data(model, log_likelihood=log_likelihood_values(model, values, names, placement)
+                              ).log_likelihood
     if not extend_inferencedata:
         return group
     if "log_likelihood" in idata.groups():

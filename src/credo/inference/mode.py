@@ -22,6 +22,7 @@ import optax.tree_utils
 from ..errors import FitError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
+from ..model.placement import Placement, placement_for
 from ..model.programs import data_signature
 from .advi import FullRank
 from .approximation import Approximation
@@ -79,7 +80,7 @@ def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float,
             carry, running = steps.advance(carry, data, tolerance, jnp.asarray(until, jnp.int32))
             running = bool(running)
             now = _iterations(carry)
-            sizer.record(max(now - done, 1), time.perf_counter() - began)
+            sizer.record(max(now - done, 1), time.perf_counter() - began, interrupt)
             done = now
     result = steps.finish(carry, data, tolerance)
     if interrupt.requested and running and done < maxiter:
@@ -108,6 +109,7 @@ def find_MAP(
     return_raw: bool = False,
     progressbar: bool = False,
     model: Model | None = None,
+    devices=None,
 ):
     """The posterior mode, found with L-BFGS in the unconstrained space.
 
@@ -137,6 +139,9 @@ def find_MAP(
         about a quarter of a second each.
     model : credo.Model, optional
         Default: the model of the current ``with`` block.
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to search: the data's rows are sharded over these devices
+        (default: every device JAX sees; one device is the plain path).
 
     Returns
     -------
@@ -174,7 +179,8 @@ def find_MAP(
     if not isinstance(method, str) or method.lower() not in MAP_METHODS:
         raise FitError(f"find_MAP: unknown method {method!r}; credo offers 'lbfgs'.")
     compiled = _checked_model(model, "find_MAP")
-    data = dict(model.data_values)
+    placed = model.placed_data(placement_for(devices, "find_MAP: devices"))
+    data = placed.arrays
     position = compiled.position_from_point(start)
     if jitter:
         position = position + jax.random.uniform(as_key(random_seed), position.shape, position.dtype, -jitter, jitter)
@@ -183,7 +189,7 @@ def find_MAP(
         warnings.warn(f"find_MAP stopped at maxiter={maxiter} before converging (gradient norm "
                       f"{float(result.grad_norm):.3g}); raise maxiter.", stacklevel=2)
     constrain = compiled.programs.get(Constrain(data_signature(data), batched=False), compiled)
-    values = jax.device_get(constrain(result.position, data))
+    values = placed.cut(constrain(result.position, data), axis=0)
     point = {name: np.asarray(value) for name, value in values.items()}
     return (point, result) if return_raw else point
 
@@ -209,6 +215,7 @@ def laplace(
     obj_optimizer=None,
     obj_n_mc: int = 1,
     chunk_size: int | None = None,
+    placement: Placement | None = None,
 ) -> Approximation:
     """The Laplace approximation: a Gaussian at the mode with the inverse negative Hessian as covariance.
 
@@ -232,9 +239,10 @@ def laplace(
     """
     model = modelcontext(model, what="fit")
     compiled = _checked_model(model, "laplace")
-    data = dict(model.data_values)
+    data = model.placed_data(placement).arrays
     mode, cholesky, result = laplace_start(compiled, compiled.position_from_point(start), data, maxiter)
     family = FullRank()
     return Approximation.start(model, family, as_optimizer(obj_optimizer, family.default_optimizer),
                                as_key(random_seed), num_mc=obj_n_mc, chunk_size=chunk_size or LAPLACE_CHUNK_SIZE,
-                               position=mode, cholesky=cholesky, whiten=True, map_result=result)
+                               position=mode, cholesky=cholesky, whiten=True, map_result=result,
+                               placement=placement)

@@ -358,106 +358,116 @@ def run_nuts(
     >>> positions.shape, stats["diverging"].shape
     ((2, 200, 3), (2, 200))
     """
+    initial_positions = _checked_positions(initial_positions, num_warmup, num_draws, target_accept, max_tree_depth)
+    num_chains = initial_positions.shape[0]
+    if programs is None:
+        programs = nuts_programs(logdensity_fn, num_warmup=num_warmup, target_accept=target_accept,
+                                 max_tree_depth=max_tree_depth)
+    report = progress_fn if progress_fn is not None else (lambda *args: None)
+    checkpoint = checkpoint_fn if checkpoint_fn is not None else (lambda progress, final: None)
+    interrupt = interrupt if interrupt is not None else InterruptFlag()
+    warmup_key, sampling_key = jax.random.split(key)
+
+    report("warmup", 0, num_warmup)
+    states, parameters = _tune(programs, warmup_key, initial_positions, data, num_warmup, resume, interrupt)
+    report("warmup", num_warmup, num_warmup)
+
+    # --- Sampling: compiled calls sized by time, progress reported in between. ---
+    chain_keys = jax.random.split(sampling_key, num_chains)
+    draws = _Draws(initial_positions.shape, np.dtype(initial_positions.dtype), resume)
+    progress = lambda: draws.progress(states, parameters)  # noqa: E731
+    checkpoint(progress, True)
+    report("sampling", draws.num_done, num_draws)
+    sizer = CallSizer(SAMPLING_CHUNK_SIZE, first=min(SAMPLING_CHUNK_SIZE, 10))
+    try:
+        while draws.num_done < num_draws and not interrupt.requested:
+            num_steps = min(sizer.next(), num_draws - draws.num_done)
+            began = time.perf_counter()
+            states, positions, stats = programs.sample_chunk(
+                chain_keys, states, parameters, jnp.asarray(draws.num_done, jnp.int32),
+                jnp.asarray(num_steps, jnp.int32), data
+            )
+            draws.append(positions, stats, num_steps)  # moving the chunk to the host waits for it
+            sizer.record(num_steps, time.perf_counter() - began, interrupt)
+            report("sampling", draws.num_done, num_draws)
+            checkpoint(progress, False)
+    except KeyboardInterrupt:  # no flag handler (another thread): the running call is lost
+        interrupt.requested = True
+    checkpoint(progress, True)
+    if draws.num_done == 0:
+        raise SamplingInterrupted("interrupted after tuning, before the first draw was kept: there are no draws to "
+                                  "return.")
+    return draws.positions(), draws.stats()
+
+
+def _checked_positions(initial_positions, num_warmup: int, num_draws: int, target_accept: float,
+                       max_tree_depth: int) -> jax.Array:
+    """``initial_positions`` as a float ``(chains, d)`` array, after checking :func:`run_nuts`'s settings."""
     initial_positions = jnp.asarray(initial_positions)
     if not jnp.issubdtype(initial_positions.dtype, jnp.floating):
         initial_positions = initial_positions.astype(jnp.result_type(float))
     if initial_positions.ndim != 2:
-        raise FitError(
-            "run_nuts: initial_positions must have shape (chains, d), "
-            f"got shape {tuple(initial_positions.shape)}."
-        )
+        raise FitError(f"run_nuts: initial_positions must have shape (chains, d), got shape "
+                       f"{tuple(initial_positions.shape)}.")
     if num_warmup < 0 or num_draws <= 0:
-        raise FitError(
-            "run_nuts: need num_warmup >= 0 and num_draws > 0, "
-            f"got num_warmup={num_warmup}, num_draws={num_draws}."
-        )
+        raise FitError(f"run_nuts: need num_warmup >= 0 and num_draws > 0, got num_warmup={num_warmup}, "
+                       f"num_draws={num_draws}.")
     if not 0.0 < target_accept < 1.0:
-        raise FitError(
-            f"run_nuts: target_accept must lie in (0, 1), got {target_accept}."
-        )
+        raise FitError(f"run_nuts: target_accept must lie in (0, 1), got {target_accept}.")
     if max_tree_depth < 1:
-        raise FitError(
-            f"run_nuts: max_tree_depth must be at least 1, got {max_tree_depth}."
-        )
+        raise FitError(f"run_nuts: max_tree_depth must be at least 1, got {max_tree_depth}.")
+    return initial_positions
 
+
+def _tune(programs: NUTSPrograms, key, initial_positions, data, num_warmup: int, resume: NUTSProgress | None,
+          interrupt: InterruptFlag) -> tuple[Any, NUTSParameters]:
+    """The chains' states and tuned parameters after the warm-up (one compiled call; see :func:`run_nuts`)."""
     num_chains, dimension = initial_positions.shape
-    if programs is None:
-        programs = nuts_programs(logdensity_fn, num_warmup=num_warmup, target_accept=target_accept,
-                                 max_tree_depth=max_tree_depth)
     dtype = initial_positions.dtype
-    report = progress_fn if progress_fn is not None else (lambda *args: None)
-    warmup_key, sampling_key = jax.random.split(key)
-
-    # --- Warm-up: one compiled call (see Notes). ---
-    interrupt = interrupt if interrupt is not None else InterruptFlag()
-    report("warmup", 0, num_warmup)
     if resume is not None:
         states, parameters = resume.states, resume.parameters
     elif num_warmup > 0:
-        states, parameters = programs.warmup(jax.random.split(warmup_key, num_chains), initial_positions, data)
+        states, parameters = programs.warmup(jax.random.split(key, num_chains), initial_positions, data)
     else:
         states = programs.initial_states(initial_positions, data)
-        parameters = NUTSParameters(
-            jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype)
-        )
+        parameters = NUTSParameters(jnp.ones(num_chains, dtype), jnp.ones((num_chains, dimension), dtype))
     if not wait_interruptibly((states, parameters), interrupt):
         raise SamplingInterrupted(
             f"interrupted during tuning (tune={num_warmup}): tuning steps are not kept, so there are no draws to "
             "return. Run again (with fewer tuning steps if tuning took too long)."
         )
     # Keep the run in the dtype of the initial positions.
-    parameters = NUTSParameters(
-        parameters.step_size.astype(dtype), parameters.inverse_mass_matrix.astype(dtype)
-    )
-    report("warmup", num_warmup, num_warmup)
+    return states, NUTSParameters(parameters.step_size.astype(dtype), parameters.inverse_mass_matrix.astype(dtype))
 
-    # --- Sampling: compiled calls sized by time, progress reported in between. ---
-    chain_keys = jax.random.split(sampling_key, num_chains)
-    position_chunks: list[np.ndarray] = []
-    stat_chunks: list[dict[str, np.ndarray]] = []
-    num_done = 0
-    if resume is not None and resume.positions.shape[1] > 0:
-        position_chunks.append(np.asarray(resume.positions))
-        stat_chunks.append({name: np.asarray(resume.stats[name]) for name in STAT_NAMES})
-        num_done = resume.positions.shape[1]
 
-    def progress() -> NUTSProgress:
-        positions = np.concatenate(position_chunks, axis=1) if position_chunks else \
-            np.zeros((num_chains, 0, dimension), np.dtype(dtype))
-        stats = {name: np.concatenate([chunk[name] for chunk in stat_chunks], axis=1) if stat_chunks else
-                 np.zeros((num_chains, 0)) for name in STAT_NAMES}
-        return NUTSProgress(jax.device_get(states), jax.device_get(parameters), positions, stats)
+class _Draws:
+    """The draws and statistics kept so far, chunk by chunk (with those of a resumed run first)."""
 
-    checkpoint = checkpoint_fn if checkpoint_fn is not None else (lambda progress, final: None)
-    checkpoint(progress, True)
-    report("sampling", num_done, num_draws)
-    sizer = CallSizer(SAMPLING_CHUNK_SIZE, first=min(SAMPLING_CHUNK_SIZE, 10))
-    try:
-        while num_done < num_draws and not interrupt.requested:
-            num_steps = min(sizer.next(), num_draws - num_done)
-            began = time.perf_counter()
-            new_states, positions, stats = programs.sample_chunk(
-                chain_keys, states, parameters, jnp.asarray(num_done, jnp.int32), jnp.asarray(num_steps, jnp.int32),
-                data
-            )
-            # Moving the chunk to the host also waits for it to finish.
-            positions = np.asarray(positions)[:, :num_steps]
-            stats = {name: np.asarray(value)[:, :num_steps] for name, value in stats.items()}
-            position_chunks.append(positions)
-            stat_chunks.append(stats)
-            states, num_done = new_states, num_done + num_steps
-            sizer.record(num_steps, time.perf_counter() - began)
-            report("sampling", num_done, num_draws)
-            checkpoint(progress, False)
-    except KeyboardInterrupt:  # no flag handler (another thread): the running call is lost
-        interrupt.requested = True
-    checkpoint(progress, True)
-    if not position_chunks:
-        raise SamplingInterrupted("interrupted after tuning, before the first draw was kept: there are no draws to "
-                                  "return.")
-    all_positions = np.concatenate(position_chunks, axis=1)
-    all_stats = {
-        name: np.concatenate([chunk[name] for chunk in stat_chunks], axis=1)
-        for name in STAT_NAMES
-    }
-    return all_positions, all_stats
+    def __init__(self, shape: tuple, dtype: np.dtype, resume: NUTSProgress | None):
+        self._shape, self._dtype = shape, dtype
+        self._positions: list[np.ndarray] = []
+        self._stats: list[dict[str, np.ndarray]] = []
+        self.num_done = 0
+        if resume is not None and resume.positions.shape[1] > 0:
+            self.append(resume.positions, resume.stats, resume.positions.shape[1])
+
+    def append(self, positions, stats: dict, num_steps: int) -> None:
+        self._positions.append(np.asarray(positions)[:, :num_steps])
+        self._stats.append({name: np.asarray(stats[name])[:, :num_steps] for name in STAT_NAMES})
+        self.num_done += num_steps
+
+    def positions(self) -> np.ndarray:
+        """``(chains, num_done, d)``."""
+        num_chains, dimension = self._shape
+        if not self._positions:
+            return np.zeros((num_chains, 0, dimension), self._dtype)
+        return np.concatenate(self._positions, axis=1)
+
+    def stats(self) -> dict[str, np.ndarray]:
+        """Each statistic as ``(chains, num_done)``."""
+        if not self._stats:
+            return {name: np.zeros((self._shape[0], 0)) for name in STAT_NAMES}
+        return {name: np.concatenate([chunk[name] for chunk in self._stats], axis=1) for name in STAT_NAMES}
+
+    def progress(self, states, parameters: NUTSParameters) -> NUTSProgress:
+        return NUTSProgress(jax.device_get(states), jax.device_get(parameters), self.positions(), self.stats())

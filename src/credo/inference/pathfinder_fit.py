@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import FitError
 from ..model.core import Model
+from ..model.placement import Placement
 from ..model.programs import data_signature
 from .advi import ADVIState
 from .approximation import Approximation, FitInfo, FitSettings
@@ -32,7 +33,7 @@ INIT_POOL = 1000
 
 
 def fit_pathfinder(model: Model, method: PathfinderNormals, key: jax.Array,
-                   start: Mapping | None = None) -> Approximation:
+                   start: Mapping | None = None, placement: Placement | None = None) -> Approximation:
     """Run Pathfinder on ``model`` (see :func:`credo.fit` with ``method="pathfinder"``).
 
     The approximation's ``hist`` is the negative ELBO estimate of the normal
@@ -43,7 +44,7 @@ def fit_pathfinder(model: Model, method: PathfinderNormals, key: jax.Array,
     is replaced by the best path's normal.
     """
     compiled = model.compile()
-    data = dict(model.data_values)
+    data = model.placed_data(placement).arrays
     position = compiled.position_from_point(start)
     jitter_key, run_key = jax.random.split(key)
     jitter = jax.random.uniform(jitter_key, (method.num_paths,) + position.shape, position.dtype,
@@ -67,15 +68,15 @@ def fit_pathfinder(model: Model, method: PathfinderNormals, key: jax.Array,
                       jnp.asarray(iterations, jnp.int32), None)
     return Approximation(model, method, state, key, np.where(np.isfinite(hist), hist, np.inf),
                          FitSettings(None, int(method.num_elbo_draws), 1),
-                         FitInfo(start_losses=-best_elbo, best_start=kept))
+                         FitInfo(start_losses=-best_elbo, best_start=kept), placement)
 
 
 def pathfinder_initial_positions(model: Model, chains: int, key: jax.Array, start: Mapping | None = None,
-                                 num_paths: int = INIT_PATHS) -> jax.Array:
+                                 num_paths: int = INIT_PATHS, placement: Placement | None = None) -> jax.Array:
     """``chains`` starts for NUTS: multi-path Pathfinder, then Pareto-smoothed importance resampling of
     :data:`INIT_POOL` mixture draws, without replacement (distinct starts) while the weights allow."""
     fit_key, draw_key, choice_key = jax.random.split(key, 3)
-    approx = fit_pathfinder(model, PathfinderNormals(num_paths=num_paths), fit_key, start)
+    approx = fit_pathfinder(model, PathfinderNormals(num_paths=num_paths), fit_key, start, placement)
     flat, log_ratios = importance_draws(approx, draw_key, max(INIT_POOL, chains))
     log_weights, _ = psis(log_ratios)
     weights = np.exp(log_weights - log_weights.max())

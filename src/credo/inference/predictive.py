@@ -10,12 +10,13 @@ import numpy as np
 
 from ..errors import ArgumentError
 from ..model.core import Model, modelcontext
+from ..model.placement import DistributedRows, PlacedData, Placement, place_data, placement_for
 from ..model.programs import data_signature
 from .batching import batch_size
 from .checks import check_bool, check_model_argument, check_names, check_seed, positive_int
 from .likelihood import posterior_values
 from .programs import Predictive, PriorPredictive
-from .results import as_key, observed_and_constant_data, to_inference_data
+from .results import as_key, devices_attrs, observed_and_constant_data, to_inference_data
 
 __all__ = ["sample_posterior_predictive", "sample_ppc", "sample_prior_predictive", "predictive_draws"]
 
@@ -24,23 +25,26 @@ def _observed_data(model: Model, names: Sequence[str], predictive: dict) -> dict
     """Observed values that match the predictive's shape (stale ones are left out)."""
     out = {}
     for rv in model.observed_variables:
-        if rv.name in names:
+        if rv.name in names and not isinstance(model.data_values[rv.observed.name], DistributedRows):
             value = np.asarray(model.data_values[rv.observed.name])
             if value.shape == np.shape(predictive[rv.name])[2:]:
                 out[rv.name] = value
     return out
 
 
-def predictive_draws(compiled, free_values: dict, data: dict, names: tuple, key: jax.Array) -> dict:
+def predictive_draws(compiled, free_values: dict, data: dict | PlacedData, names: tuple, key: jax.Array,
+                     placement: Placement | None = None) -> dict:
     """One draw of ``names`` (observed variables, deterministics) per posterior draw, at ``data``.
 
     ``free_values`` holds ``(n, ...)`` constrained draws of every free
-    variable; the result ``(n, ...)`` arrays, from one compiled call (each
-    draw with its own key from ``split(key, n)``).
+    variable; the result ``(n, ...)`` numpy arrays, from one compiled call
+    (each draw with its own key from ``split(key, n)``) on ``placement``'s
+    devices (``data`` placed there, or already placed).
     """
+    placed = data if isinstance(data, PlacedData) else place_data(compiled.model, data, placement)
     num = next(iter(free_values.values())).shape[0]
-    run = compiled.programs.get(Predictive(tuple(names), data_signature(data)), compiled)
-    return run(key, free_values, data, batch_size(data, num))
+    run = compiled.programs.get(Predictive(tuple(names), data_signature(placed.arrays)), compiled)
+    return placed.cut(run(key, free_values, placed.arrays, batch_size(placed.arrays, num)))
 
 
 def sample_posterior_predictive(
@@ -53,6 +57,7 @@ def sample_posterior_predictive(
     return_inferencedata: bool = True,
     extend_inferencedata: bool = False,
     predictions: bool = False,
+    devices=None,
 ):
     """Draw the observed variables given posterior draws, with the model's current data.
 
@@ -81,6 +86,11 @@ def sample_posterior_predictive(
         them to a ``predictions`` group, with the current ``cr.Data`` values
         as ``predictions_constant_data``, instead of ``posterior_predictive``,
         ``observed_data`` and ``constant_data``.
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to draw: the data's rows are sharded over these devices
+        (default: every device JAX sees; one device is the plain path). The
+        draws are those of one device: each row's draw depends on its key
+        and row alone.
 
     Returns
     -------
@@ -113,6 +123,7 @@ def sample_posterior_predictive(
                         ("extend_inferencedata", extend_inferencedata), ("predictions", predictions)):
         check_bool(value, name, what, ArgumentError)
     model = modelcontext(model, what=what)
+    placement = placement_for(devices, f"{what}: devices")
     compiled = model.compile()
     known = list(compiled.observed_names) + list(compiled.deterministic_names)
     names = tuple(compiled.observed_names) if var_names is None else \
@@ -133,7 +144,8 @@ def sample_posterior_predictive(
         chosen = np.sort(rng.choice(total, int(samples), replace=False))
         flat = {name: value[chosen] for name, value in flat.items()}
         chains, draws = 1, int(samples)
-    out = predictive_draws(compiled, flat, dict(model.data_values), names, key)
+    placed = model.placed_data(placement)
+    out = predictive_draws(compiled, flat, placed, names, key)
     predictive = {name: np.asarray(v).reshape((chains, draws) + v.shape[1:]) for name, v in out.items()}
     if not return_inferencedata:
         return predictive
@@ -144,6 +156,7 @@ def sample_posterior_predictive(
         groups = {"posterior_predictive": predictive, "observed_data": _observed_data(model, names, predictive),
                   "constant_data": constant}
     result = to_inference_data(model, **groups)
+    result["predictions" if predictions else "posterior_predictive"].attrs.update(devices_attrs(placed.describe()))
     if not extend_inferencedata:
         return result
     for group in result.groups():
@@ -223,10 +236,10 @@ def sample_prior_predictive(
     if var_names is not None:
         var_names = check_names(var_names, list(compiled.free_names) + list(compiled.deterministic_names)
                                 + list(compiled.observed_names), "var_names", what, ArgumentError)
-    data = dict(model.data_values)
+    placed = model.placed_data(placement_for(None))
     keys = jax.random.split(as_key(random_seed), samples)
-    draws = compiled.programs.get(PriorPredictive(data_signature(data)), compiled)(keys, data)
-    draws = {name: np.asarray(value) for name, value in draws.items()}
+    draws = placed.cut(compiled.programs.get(PriorPredictive(data_signature(placed.arrays)), compiled)(keys,
+                                                                                                       placed.arrays))
     if var_names is not None:
         draws = {name: value for name, value in draws.items() if name in set(var_names)}
     if not return_inferencedata:

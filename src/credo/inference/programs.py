@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..data import batch_rows, minibatch_fn
-from .advi import ADVIState, GaussianFamily, where_state
+from ..data import batch_rows, minibatch_fn, streamed_rows_fn
+from .advi import CONDITIONAL_SIZE, ADVIInfo, ADVIState, GaussianFamily, where_state
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
 from .mixture import Mixture
@@ -29,7 +29,7 @@ from .pathfinder import PathfinderNormals, pathfinder_fn
 
 __all__ = [
     "ADVIInit", "ADVIChunk", "GaussianDraws", "ImportanceDraws", "Constrain", "Predictive", "PriorPredictive",
-    "FiniteCheck", "LBFGS", "Laplace", "NUTS", "LogDensity", "LogLikelihood", "PathfinderRun",
+    "FiniteCheck", "LBFGS", "Laplace", "NUTS", "LogDensity", "LogLikelihood", "PathfinderRun", "StreamIndices",
     "MemberLosses",
 ]
 
@@ -41,21 +41,36 @@ def _algorithm(compiled, family: GaussianFamily, optimizer: Optimizer, num_mc: i
     return family.algorithm(compiled.logdensity_fn, optimizer.transformation, num_mc)
 
 
-def _step(algorithm, key, state, data):
+def _step(algorithm, key, state, data, alive):
     """One step of ``algorithm``: ``(state, info)``.
 
-    The step's noise, where the algorithm exposes it, is drawn first and
-    held behind an optimisation barrier: XLA then makes it once and the
-    gradient reads it. Left to fusion, the noise (a few dozen operations per
-    parameter to make a normal number from random bits) is recomputed in
-    every fused kernel that reads the draw: three or four times per
-    parameter in a network, the larger part of a step's work at 10^5-10^6
-    weights.
+    The step's noise, where the algorithm exposes it, is drawn first, outside
+    a conditional on ``alive`` that runs the step: XLA then makes the noise
+    once and the gradient reads it. Left to fusion, the noise (a few dozen
+    operations per parameter to make a normal number from random bits) is
+    recomputed in every fused kernel that reads the draw: three or four
+    times per parameter in a network, the larger part of a step's work at
+    10^5-10^6 weights. (An optimisation barrier does not do this on the
+    CPU: XLA removes barriers before it fuses.) States smaller than
+    :data:`~credo.inference.advi.CONDITIONAL_SIZE` skip the conditional,
+    whose fixed cost is then larger than the noise's.
     """
     if algorithm.step_with_noise is None:
         return algorithm.step(key, state, data)
-    noise = jax.lax.optimization_barrier(algorithm.noise(key, state))
-    return algorithm.step_with_noise(noise, state, data)
+    noise = algorithm.noise(key, state)
+    if _state_size(state) < CONDITIONAL_SIZE:
+        return algorithm.step_with_noise(noise, state, data)
+    return jax.lax.cond(alive, lambda state: algorithm.step_with_noise(noise, state, data), _skip, state)
+
+
+def _skip(state):
+    """The step a stopped fit runs: no change, a zero loss, reported finite (``alive`` is already False)."""
+    loss = jnp.zeros((), jax.tree_util.tree_leaves(state.params)[0].dtype)
+    return state, ADVIInfo(loss, jnp.ones((), bool))
+
+
+def _state_size(state) -> int:
+    return sum(int(leaf.size) for leaf in jax.tree_util.tree_leaves(state.params))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +101,9 @@ class ADVIChunk:
     leaves the state as it was and turns ``alive`` False; a single fit then
     stops at once. With ``multi`` the program runs several fits at once
     (``jax.vmap`` over their states, flags and keys). The minibatch ``batch``
-    groups, if any, slice the data once per step.
+    groups, if any, slice the data once per step; the arrays named in
+    ``streamed`` arrive as blocks of ``chunk_size`` batches read by the host
+    (step ``i`` of the call reads batch ``i``; see :mod:`credo.inference.streaming`).
     """
 
     family: GaussianFamily
@@ -96,10 +113,11 @@ class ADVIChunk:
     batch: tuple
     signature: tuple
     multi: bool = False
+    streamed: tuple = ()
 
     def build(self, compiled):
         algorithm = _algorithm(compiled, self.family, self.optimizer, self.num_mc)
-        batch_fn = minibatch_fn(self.batch)
+        batch_fn = minibatch_fn(self.batch, self.signature, self.streamed)
         chunk_size = self.chunk_size
 
         def run_chunk(state: ADVIState, alive, key, data, num_active):
@@ -112,8 +130,8 @@ class ADVIChunk:
             def body(carry):
                 index, state, alive, losses = carry
                 step_key = jax.random.fold_in(key, state.step)
-                step_data = batch_fn(step_key, data) if batch_fn is not None else data
-                new_state, info = _step(algorithm, step_key, state, step_data)
+                step_data = batch_fn(step_key, data, index) if batch_fn is not None else data
+                new_state, info = _step(algorithm, step_key, state, step_data, alive)
                 if algorithm.step_with_noise is None:  # a method whose step does not keep a failed step out
                     new_state = where_state(info.finite, lambda _: new_state, state)
                 losses = jax.lax.dynamic_update_index_in_dim(losses, info.loss.astype(dtype), index, 0)
@@ -126,6 +144,19 @@ class ADVIChunk:
         if self.multi:
             run_chunk = jax.vmap(run_chunk, in_axes=(0, 0, 0, None, None))
         return compiled.jit(run_chunk, self.signature, batch_rows(self.batch))
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamIndices:
+    """``run(key, steps) -> {first name: (len(steps), batch_size)}``: the rows the streamed minibatch groups draw
+    at each of ``steps`` (see :func:`credo.data.streamed_rows_fn`), for the host to read."""
+
+    batch: tuple
+    streamed: tuple
+    rows: tuple  # ((first name, rows), ...)
+
+    def build(self, compiled):
+        return jax.jit(streamed_rows_fn(self.batch, self.streamed, dict(self.rows)))
 
 
 @dataclasses.dataclass(frozen=True)

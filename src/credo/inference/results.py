@@ -10,9 +10,10 @@ import jax
 import numpy as np
 
 from .._version import __version__
+from ..model.sources import RowsElsewhere
 
 __all__ = ["to_inference_data", "as_key", "inference_data_class", "variable_dims", "observed_and_constant_data",
-           "SAMPLE_GROUPS"]
+           "devices_attrs", "SAMPLE_GROUPS"]
 
 
 def as_key(random_seed) -> jax.Array:
@@ -136,7 +137,26 @@ def to_inference_data(model=None, *, coords: Mapping | None = None, dims: Mappin
 
 def observed_and_constant_data(model) -> tuple[dict, dict]:
     """The ``observed_data`` (each observed variable's values) and ``constant_data`` (each ``cr.Data``
-    variable's current values) groups of ``model``, as numpy arrays."""
-    observed = {rv.name: np.asarray(model.data_values[rv.observed.name]) for rv in model.observed_variables}
-    constant = {name: np.asarray(model.data_values[name]) for name in model.data_vars}
+    variable's current values) groups of ``model``, as numpy arrays.
+
+    Arrays whose rows are spread over processes (:mod:`credo.distributed`) or stream from the host
+    (:func:`credo.Minibatch`) are left out: no host holds them whole.
+    """
+    values = {name: value for name, value in model.data_values.items() if not isinstance(value, RowsElsewhere)}
+    observed = {rv.name: np.asarray(values[rv.observed.name]) for rv in model.observed_variables
+                if rv.observed.name in values}
+    constant = {name: np.asarray(values[name]) for name in model.data_vars if name in values}
     return observed, constant
+
+
+def devices_attrs(description: Mapping) -> dict:
+    """The attributes an InferenceData group records of the devices that computed it (see
+    :meth:`credo.model.placement.Placement.describe`).
+
+    Examples
+    --------
+    >>> devices_attrs({"devices": 4, "processes": 1, "platform": "cpu", "device_kind": "cpu"})
+    {'devices': 4, 'processes': 1, 'device_platform': 'cpu', 'device_kind': 'cpu'}
+    """
+    return {"devices": int(description["devices"]), "processes": int(description["processes"]),
+            "device_platform": str(description["platform"]), "device_kind": str(description["device_kind"])}

@@ -23,6 +23,7 @@ from ..errors import CheckpointError, FitError
 from ..model.compile import check_data
 from ..model.arrays import float_dtype
 from ..model.core import Model, modelcontext
+from ..model.placement import is_main_process, placement_for
 from ..model.programs import data_signature
 from .checkpoint import (
     SamplingCheckpointer, checkpoint_interval, checkpoint_path, read_sampling_progress, sample_settings,
@@ -34,7 +35,7 @@ from .io import describe_variables
 from .nuts import STAT_NAMES, NUTSParameters, NUTSProgress, hmc_states, run_nuts
 from .pathfinder_fit import pathfinder_initial_positions
 from .programs import NUTS, Constrain, FiniteCheck, LogDensity
-from .results import as_key, observed_and_constant_data, to_inference_data
+from .results import as_key, devices_attrs, observed_and_constant_data, to_inference_data
 
 __all__ = ["sample"]
 
@@ -124,6 +125,7 @@ def sample(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | str | datetime.timedelta | None = None,
     init: str = "auto",
+    devices=None,
 ):
     """Draw from the posterior with NUTS (BlackJAX), as ``pm.sample``.
 
@@ -192,6 +194,12 @@ def sample(
         window adaptation makes where it restarts its step size at each
         slow window, are as many from either start (eight schools and the
         tutorial).
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to sample: the data's rows are sharded over these devices and
+        every log density adds the devices' partial sums (default: every
+        device JAX sees; one device is the plain path). The chains are the
+        same as on one device up to the order of float additions, which a
+        long chain amplifies: compare results statistically.
 
     Returns
     -------
@@ -250,26 +258,28 @@ def sample(
         raise FitError(f"sample: the free variables {compiled.discrete_free} are discrete; NUTS needs continuous "
                        "ones (observe them, or marginalise them out).")
     check_data(model)
-    data = dict(model.data_values)
+    placement = placement_for(devices, "sample: devices")
+    placed = model.placed_data(placement)
+    data = placed.arrays
     signature = data_signature(data)
     key = as_key(random_seed)
     resume = checkpointer = None
     if checkpoint is not None:
         key, resume, checkpointer = _sampling_checkpoint(
-            checkpoint, checkpoint_every, compiled, data, key, random_seed is not None, draws=int(draws),
+            checkpoint, checkpoint_every, compiled, model.data_values, key, random_seed is not None, draws=int(draws),
             tune=int(tune), chains=int(chains), target_accept=float(target_accept),
             max_treedepth=int(max_treedepth), initvals=initvals, jitter=bool(jitter), init=init)
     jitter_key, nuts_key = jax.random.split(key)
     if resume is not None:
         positions = resume.states.position
     elif init == "pathfinder":
-        positions = pathfinder_initial_positions(model, int(chains), jitter_key, initvals)
+        positions = pathfinder_initial_positions(model, int(chains), jitter_key, initvals, placement=placement)
     else:
         start = compiled.position_from_point(initvals)
         positions = _initial_positions(compiled, start, data, int(chains), jitter_key,
                                        jitter and init != "adapt_diag")
     programs = compiled.programs.get(NUTS(int(tune), float(target_accept), int(max_treedepth), signature), compiled)
-    bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar)
+    bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar and is_main_process())
     began = time.perf_counter()
     try:
         with InterruptFlag() as interrupt:
@@ -285,13 +295,13 @@ def sample(
         warnings.warn(f"Interrupted at draw {draws_} of {int(draws)}: returning the {draws_} draws of each chain "
                       "completed after tuning.", stacklevel=2)
     constrain = compiled.programs.get(Constrain(signature), compiled)
-    values = jax.device_get(constrain(jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
+    values = placed.cut(constrain(jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
     posterior = {name: np.asarray(value).reshape((chains_, draws_) + value.shape[1:])
                  for name, value in values.items()}
     sample_stats = {name: stats[name] for name in STAT_NAMES if name in stats}
     log_likelihood = None
     if idata_kwargs.get("log_likelihood"):
-        log_likelihood = log_likelihood_values(model, posterior, compiled.observed_names)
+        log_likelihood = log_likelihood_values(model, posterior, compiled.observed_names, placement)
     if not return_inferencedata:
         groups = {"posterior": posterior, "sample_stats": sample_stats}
         return groups if log_likelihood is None else dict(groups, log_likelihood=log_likelihood)
@@ -300,7 +310,8 @@ def sample(
                               posterior=posterior, sample_stats=sample_stats, log_likelihood=log_likelihood,
                               observed_data=observed, constant_data=constant)
     for group in ("posterior", "sample_stats"):
-        idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": int(tune), "inference_library": "credo"})
+        idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": int(tune), "inference_library": "credo",
+                                   **devices_attrs(placed.describe())})
     n_divergent = int(np.sum(stats["diverging"]))
     if n_divergent:
         warnings.warn(f"There were {n_divergent} divergences after tuning. Increase `target_accept` or "

@@ -21,6 +21,7 @@ from numpyro.distributions.transforms import IdentityTransform, IndependentTrans
 from .._config import jit as _jit_for_size, settings
 from ..errors import CredoWarning, InitvalError, ModelError, ObservedError
 from .arrays import float_dtype, to_device
+from .placement import host_values, likelihood_scale_rows, masked_rows, placement_for, shape_structs
 from .programs import ProgramCache, data_signature
 from .support import check_constraint
 from .terms import TermCheck, describe_nonfinite, nonfinite_terms
@@ -216,7 +217,7 @@ class CompiledModel:
                 values[rv.name] = jnp.zeros(rv.shape, rv.dtype)
             return jnp.zeros(())
 
-        jax.eval_shape(probe, dict(data))
+        jax.eval_shape(probe, shape_structs(data))
         return found
 
     def jit(self, fn, signature=None, batch_rows=None, **kwargs):
@@ -229,7 +230,7 @@ class CompiledModel:
         """
         if signature is None:
             signature = data_signature(self.model.data_values)
-        rows = [(batch_rows or {}).get(name, shape[0]) for name, shape, _ in signature if len(shape) > 0]
+        rows = [(batch_rows or {}).get(entry[0], entry[1][0]) for entry in signature if len(entry[1]) > 0]
         return _jit_for_size(fn, int(self.dim) * max(rows, default=1), **kwargs)
 
     @property
@@ -288,6 +289,8 @@ class CompiledModel:
         """Log joint density at an unconstrained position, Jacobians included.
 
         Observed terms are scaled by ``total_size / rows`` where total_size is set.
+        Rows padded to share them evenly among devices add nothing (see
+        :mod:`credo.model.placement`).
         """
         if self.discrete_free:
             raise ModelError(
@@ -303,10 +306,10 @@ class CompiledModel:
         for rv in self.observed_rvs:
             d = build_distribution(rv, values, cache)
             observed = values[rv.name]
-            scale = likelihood_scale(rv.total_size, tuple(observed.shape))
-            total = total + scale * jnp.sum(d.log_prob(observed))
+            scale = likelihood_scale_rows(rv.total_size, tuple(observed.shape), data)
+            total = total + scale * jnp.sum(masked_rows(d.log_prob(observed), data))
         for potential in self.potential_nodes:
-            total = total + jnp.sum(evaluate(potential, values, cache))
+            total = total + jnp.sum(masked_rows(evaluate(potential, values, cache), data))
         return total
 
     # The building blocks of the log density, for its term-by-term diagnosis (credo.model.terms).
@@ -447,9 +450,14 @@ class CompiledModel:
         for rv in self.free_rvs:
             if rv.name not in fixed and rv.initval is not None:
                 fixed[rv.name] = rv.initval
-        data = dict(self.model.data_values)
+        data = self.model_data()
         program = self.programs.get(_InitialPoint(data_signature(data), tuple(sorted(fixed))), self)
         return program(fixed, data)
+
+    def model_data(self) -> dict:
+        """The model's data as a program receives them: as they are, or assembled on every process's devices
+        where the model holds rows spread over processes (see :mod:`credo.model.placement`)."""
+        return self.model.placed_data(None if jax.process_count() == 1 else placement_for(None), stand_in=True).arrays
 
     def initial_position(self) -> jax.Array:
         """The model's initial point as a flat unconstrained vector."""
@@ -641,13 +649,13 @@ def _check_fit(model, data_values) -> None:
             found[rv] = (tuple(d.batch_shape), tuple(d.event_shape), tuple(values[rv.name].shape))
         return jnp.zeros(())
 
-    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), float_dtype()), dict(data_values))
+    jax.eval_shape(probe, jax.ShapeDtypeStruct((compiled.dim,), float_dtype()), shape_structs(data_values))
     for rv, (batch, event, observed_shape) in found.items():
         if 0 in observed_shape:
             warn_no_rows(rv.name, observed_shape)
         support = rv.distribution.known_support(rv.params)
         if support is not None:
-            check_constraint(support, np.asarray(data_values[rv.observed.name]),
+            check_constraint(support, host_values(data_values[rv.observed.name]),
                              f"observed values of {rv.distribution.name} {rv.name!r}", ObservedError,
                              support.event_dim)
         if not _data_fit(batch, event, observed_shape, rv.param_batch_shape or ()):

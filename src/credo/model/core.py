@@ -23,6 +23,8 @@ from .arrays import float_dtype, to_device
 from .compile import compile_model, initial_point, joint_logp, point_logps
 from .describe import model_html, str_repr
 from .graph import adopt_pending, check_same_model
+from .placement import RESERVED_PREFIX, DistributedRows, PlacedData, Placement, place_data, streamed_names
+from .sources import StreamedRows
 from .variables import Apply, DataNode, DeterministicNode, Node, PotentialNode, RandomVariable
 
 __all__ = [
@@ -91,6 +93,8 @@ class Model:
         self.labelled_dims: set[str] = set()  # dimensions whose labels the user gave
         self._version = 0
         self._compiled = None
+        self._data_version = 0  # changes with every change of the data values
+        self._placed: tuple | None = None  # ((placement, data version), PlacedData) of the last placement
         self.add_coords(coords or {})
         self.add_coords(coords_mutable or {})
 
@@ -119,11 +123,15 @@ class Model:
     def check_new_name(self, name: Any) -> None:
         if not isinstance(name, str) or not name:
             raise ModelError(f"variable names must be non-empty strings; got {name!r}.")
+        if name.startswith(RESERVED_PREFIX):
+            raise ModelError(f"the name {name!r} starts with {RESERVED_PREFIX!r}, which credo keeps for its own data "
+                             "entries: choose another name.")
         if name in self.named_vars or name in self.data_values:
             raise ModelError(f"the name {name!r} is used twice in this model: every variable needs its own name.")
 
     def _changed(self) -> None:
         self._version += 1
+        self._data_version += 1
         self._compiled = None
 
     def add_variable(self, node: Node) -> None:
@@ -141,7 +149,11 @@ class Model:
 
     def add_observed_data(self, name: str, value: np.ndarray, discrete: bool) -> DataNode:
         """Hold an observed array as a data argument named after its variable."""
-        array = _to_device(value, discrete, f"observed values of {name!r}", ObservedError)
+        what = f"observed values of {name!r}"
+        if isinstance(value, DistributedRows):
+            array = value.with_local(np.asarray(_to_device(value.local, discrete, what, ObservedError)))
+        else:
+            array = _to_device(value, discrete, what, ObservedError)
         self.data_values[name] = array
         return DataNode(name, array)
 
@@ -280,6 +292,7 @@ class Model:
                                 f"{type(coords).__name__}.")
         new_coords = _coords.resized_coords(self, updates, coords, "set_data")
         self.data_values.update(updates)
+        self._data_version += 1
         self.coords.update(new_coords)
         self.labelled_dims.update(coords or {})
 
@@ -299,6 +312,9 @@ class Model:
                 raise DataError(f"{what}: {name!r} is ConstantData: its values cannot change. Define it with "
                                 "cr.Data or cr.MutableData to replace them.")
             old = self.data_values[name]
+            if isinstance(value, DistributedRows):
+                updates[name] = _distributed_array(value, f"{what}: {name!r}", old, DataError)
+                continue
             array = _numeric_array(value, f"{what}: {name!r}")
             if array.ndim != old.ndim:
                 raise DataError(f"{what}: {name!r} had {old.ndim} dimensions {old.shape}; got {array.ndim} "
@@ -312,6 +328,17 @@ class Model:
                 raise DataError(f"{what}: {name!r} contains NaN or inf.")
             updates[name] = _to_device(array, jnp.issubdtype(old.dtype, jnp.integer), f"{what}: {name!r}", DataError)
         return updates
+
+    def placed_data(self, placement: Placement | None, stand_in: bool = False) -> PlacedData:
+        """The model's data as programs on ``placement`` receive them: rows sharded over its devices (see
+        :mod:`credo.model.placement`); as they are for one device. Kept until the data change, so the
+        programs of one fit, its draws and its predictions share one placed copy. ``stand_in``: the first
+        rows of arrays streamed from the host stand in for them (else they are an error)."""
+        key = (placement, stand_in and bool(streamed_names(self.data_values)), self._data_version)
+        if self._placed is None or self._placed[0] != key:
+            self._placed = None  # let the old copy go before the new one is made
+            self._placed = (key, place_data(self, self.data_values, placement, stand_in))
+        return self._placed[1]
 
     # evaluation ---------------------------------------------------------------
     def compile(self):
@@ -394,10 +421,24 @@ def as_data_array(value: Any, what: str, error_cls: type = DataError) -> jax.Arr
     >>> as_data_array([1.5, 2.0], "x").dtype
     dtype('float32')
     """
+    if isinstance(value, DistributedRows):
+        return _distributed_array(value, what, None, error_cls)
+    if isinstance(value, StreamedRows):  # its first rows are checked; the others as they are read
+        as_data_array(value.sample(), f"{what} (its first rows)", error_cls)
+        return value
     array = _numeric_array(value, what)
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         raise error_cls(f"{what}: values contain NaN or inf.")
     return _to_device(array, False, what, error_cls)
+
+
+def _distributed_array(value: DistributedRows, what: str, old, error_cls: type) -> DistributedRows:
+    """This process's rows checked and converted as :func:`as_data_array` does (``old``: the values they replace)."""
+    local = as_data_array(value.local, f"{what} (this process's rows)", error_cls)
+    if old is not None and (local.ndim != len(old.shape) or tuple(local.shape[1:]) != tuple(old.shape[1:])):
+        raise DataError(f"{what}: must keep its trailing shape {tuple(old.shape[1:])} (only the number of rows may "
+                        f"change); got rows of shape {tuple(local.shape[1:])}.")
+    return value.with_local(np.asarray(local))
 
 
 def _to_device(value, discrete: bool, what: str = "data", error_cls: type = DataError):

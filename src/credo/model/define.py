@@ -25,6 +25,8 @@ from .arrays import float_dtype, to_device
 from .compile import warn_no_rows
 from .core import Model, as_data_array
 from .graph import adopt_pending, check_same_model, named_parents
+from .placement import DistributedRows, host_values
+from .sources import RowsElsewhere
 from .spec import DistributionSpec
 from .support import check_constraint
 from .variables import DataNode, DeterministicNode, Node, RandomVariable
@@ -173,6 +175,9 @@ def _observed_node(model: Model, name: str, spec, params, observed, label) -> tu
     if isinstance(observed, DataNode):
         value = model.data_values[observed.name]
         node = observed
+    elif isinstance(observed, DistributedRows):
+        value = observed
+        node = None
     elif isinstance(observed, Node):
         raise ObservedError(f"{label}: observed must be an array or a cr.Data variable, not a computed node "
                             f"{observed!r}.")
@@ -185,7 +190,7 @@ def _observed_node(model: Model, name: str, spec, params, observed, label) -> tu
             raise ObservedError(f"{label}: observed values must be a numeric array; got {type(observed).__name__} "
                                 f"of dtype {value.dtype}.")
         node = None
-    value_np = np.asarray(value)
+    value_np = host_values(value)  # this process's rows of rows spread over processes
     if np.issubdtype(value_np.dtype, np.floating) and not np.isfinite(value_np).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value_np))[0])
         raise ObservedError(
@@ -193,8 +198,9 @@ def _observed_node(model: Model, name: str, spec, params, observed, label) -> tu
         )
     _check_values(spec, params, value_np, label, "observed values", ObservedError)
     if node is None:
-        node = model.add_observed_data(name, value_np, discrete=spec.discrete)
-    return node, value_np.shape
+        node = model.add_observed_data(name, value if isinstance(value, DistributedRows) else value_np,
+                                       discrete=spec.discrete)
+    return node, tuple(value.shape) if isinstance(value, RowsElsewhere) else value_np.shape
 
 
 def _initial_value(spec, params, initval, shape, label):

@@ -25,14 +25,32 @@ import numpy as np
 
 __all__ = ["ProgramCache", "data_signature", "DataSignature"]
 
-#: ``((name, shape, dtype), ...)`` of a dict of data arrays, sorted by name.
+#: ``((name, shape, dtype[, sharding]), ...)`` of a dict of data arrays, sorted by name.
 DataSignature = tuple
 
 
 def data_signature(data: Mapping[str, Any]) -> DataSignature:
-    """The shapes and dtypes of a dict of arrays, as a hashable value (part of every program's spec)."""
-    return tuple((name, tuple(np.shape(value)), str(jax.numpy.result_type(value)))
-                 for name, value in sorted(data.items()))
+    """The shapes and dtypes of a dict of arrays, as a hashable value (part of every program's spec).
+
+    An array placed on several devices adds its sharding (see
+    :mod:`credo.model.placement`): a program compiled for rows sharded over
+    four devices is another program than the one-device one. Arrays on one
+    device add nothing, so the one-device specs are those of before.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data_signature({"x": np.zeros((3, 2), np.float32)})
+    (('x', (3, 2), 'float32'),)
+    """
+    return tuple(_entry(name, value) for name, value in sorted(data.items()))
+
+
+def _entry(name: str, value: Any) -> tuple:
+    entry = (name, tuple(np.shape(value)), str(jax.numpy.result_type(value)))
+    if isinstance(value, jax.Array) and len(value.sharding.device_set) > 1:
+        entry += (value.sharding,)
+    return entry
 
 
 class ProgramCache:

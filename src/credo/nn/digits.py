@@ -50,7 +50,7 @@ from ..inference.approximation import Approximation
 from ..inference.optimizers import as_optimizer
 from ..inference.results import as_key
 from ..model.core import Deterministic, Model
-from .conv import conv2d, flatten, max_pool
+from .conv import _convolve, conv2d, flatten, max_pool
 from .layers import dense
 
 __all__ = ["load_digits_split", "build_digits_model", "run_digits_demo", "DIGITS_PHASES"]
@@ -104,10 +104,13 @@ def build_digits_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 0, 
 
 
 def _forward(params: dict, images):
-    """The same network written in JAX, for the deterministic baseline."""
+    """The same network written in JAX, for the deterministic baseline.
+
+    Its convolutions are ``cr.nn.conv2d``'s, whose gradient is written out:
+    with JAX's own, the baseline's compiled loop of steps ran 8-23x slower.
+    """
     def conv(h, name):
-        h = jax.lax.conv_general_dilated(h, params[f"{name}_w"], (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        h = _convolve(h, params[f"{name}_w"], (1, 1), "SAME")
         h = jax.nn.relu(h + params[f"{name}_b"])
         return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
 

@@ -32,6 +32,7 @@ from ..inference.programs import ADVIChunk, ADVIInit, GaussianDraws
 from ..inference.results import as_key
 from ..inference.sampling import sample
 from ..model.core import Data, Model
+from ..model.placement import place_data, placement_for
 from ..model.programs import data_signature
 from .layers import mlp
 from .templates import device_data, template
@@ -141,6 +142,7 @@ class BNNBase(BaseEstimator):
         init_std=1e-3,
         random_state=None,
         progressbar=False,
+        devices=None,
         n_members=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -154,6 +156,7 @@ class BNNBase(BaseEstimator):
         self.init_std = init_std
         self.random_state = random_state
         self.progressbar = progressbar
+        self.devices = devices
         self.n_members = n_members
 
     # parameters -----------------------------------------------------------------
@@ -310,7 +313,8 @@ class BNNBase(BaseEstimator):
             names = [rv.name for rv in model.free_variables]
             chains = 2
             idata = sample(draws=max(1, int(np.ceil(self.draws / chains))), tune=int(self.n_iter), chains=chains,
-                           random_seed=fit_seed, progressbar=bool(self.progressbar), model=model)
+                           random_seed=fit_seed, progressbar=bool(self.progressbar), model=model,
+                           devices=self.devices)
             posterior = {}
             for name in names:
                 value = np.asarray(idata.posterior[name])
@@ -342,6 +346,7 @@ class BNNBase(BaseEstimator):
         optimizer = as_optimizer(optax.adam(optax.cosine_decay_schedule(float(self.learning_rate), n_iter, alpha=0.1)),
                                  family.default_optimizer)
         compiled = model.compile()
+        data = place_data(model, data, self._placement()).arrays  # rows sharded over the devices, if several
         signature = data_signature(data)
         real = jnp.zeros(()).dtype
         rng = np.random.default_rng(init_seed)
@@ -362,6 +367,10 @@ class BNNBase(BaseEstimator):
                           ConvergenceWarning, stacklevel=3)
         return _Fit(family, optimizer, run.state, key, run.hist, chunk_size, batch_size)
 
+    def _placement(self):
+        """Where this estimator's programs run (see ``devices``)."""
+        return placement_for(self.devices, f"{type(self).__name__}: devices")
+
     # prediction ---------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
         check_is_fitted(self, "posterior_")
@@ -376,7 +385,7 @@ class BNNBase(BaseEstimator):
         """
         data, n = self._padded_data(X_std)
         compiled = self._template_model().compile()
-        values = predictive_draws(compiled, posterior, data, (name,), as_key(seed))
+        values = predictive_draws(compiled, posterior, data, (name,), as_key(seed), self._placement())
         return np.asarray(values[name], dtype=np.float64)[:, :n]
 
     def _deterministic_draws(self, X_std: np.ndarray, name: str) -> np.ndarray:

@@ -96,6 +96,10 @@ class BNNRegressor(RegressorMixin, BNNBase):
     random_state : int, RandomState or None
         Seeds the initial weights, the fit and the draws.
     progressbar : bool, default False
+    devices : int, list of jax devices or jax.sharding.Mesh, optional
+        Where to fit and predict: the rows are sharded over these devices
+        (default: every device JAX sees; one device is the plain path; see
+        :func:`credo.fit`).
     n_members : int, default 1
         With ``n_members > 1`` the posterior is an equal-weight mixture of
         that many variational fits, each from its own random initial
