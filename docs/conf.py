@@ -24,6 +24,7 @@ SOURCE = ROOT / "src"
 sys.path.insert(0, str(SOURCE))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+os.environ["IPYTHONDIR"] = str(Path(__file__).parent / "_ipython")  # the kernels' startup file
 # The UCI example reads the benchmark's data folder when it is there (see gallery/uci.md).
 if "CREDO_UCI_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "uci").is_dir():
     os.environ["CREDO_UCI_DIR"] = str(ROOT.parent / "shared" / "data" / "uci")
@@ -44,7 +45,7 @@ extensions = [
     "numpydoc",
 ]
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "README.md"]
+exclude_patterns = ["_build", "_ipython", "**.ipynb_checkpoints", "README.md"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
 
@@ -139,5 +140,36 @@ def skip_generated_request_methods(app, what, name, obj, skip, options):
     return None
 
 
+FRONT_PAGE_FIGURE_FROM = "getting-started/tutorial"
+
+
+def front_page_figure(app, doctree, docname):
+    """Put the tutorial's last figure (drawn when it was executed) into the front page's placeholder.
+
+    The front page shows what the library produces without running the tutorial again: the image
+    node is copied from the tutorial's doctree, and the image file is the one the build already
+    copies for the tutorial.
+    """
+    if docname != "index":
+        return
+    from docutils import nodes
+
+    figures = list(app.env.get_doctree(FRONT_PAGE_FIGURE_FROM).findall(nodes.image))
+    holders = [node for node in doctree.findall(nodes.container) if "front-page-figure" in node["classes"]]
+    if not figures or len(holders) != 1:
+        raise RuntimeError(f"front page: {len(figures)} figures in {FRONT_PAGE_FIGURE_FROM}, "
+                           f"{len(holders)} placeholders in index.md (expected at least 1 and 1)")
+    image = figures[-1].deepcopy()
+    image["alt"] = "The tutorial's network: predicted probability of class 1 and the uncertainty of the labels"
+    holders[0].insert(0, image)
+
+
+def always_rewrite_front_page(app, env, added, changed, removed):
+    """The front page borrows the tutorial's figure: write it again whenever anything changed."""
+    return ["index"] if (added or changed or removed) else []
+
+
 def setup(app):
     app.connect("autodoc-skip-member", skip_generated_request_methods)
+    app.connect("doctree-resolved", front_page_figure)
+    app.connect("env-get-outdated", always_rewrite_front_page)
