@@ -131,6 +131,10 @@ html_theme_options = {
     "header_links_before_dropdown": 6,
 }
 html_show_sourcelink = False
+html_css_files = ["credo.css"]
+# The porting guide's tables need the width of both sidebars.
+html_sidebars = {"porting/index": []}
+html_theme_options["secondary_sidebar_items"] = {"**": ["page-toc"], "porting/index": []}
 
 
 def skip_generated_request_methods(app, what, name, obj, skip, options):
