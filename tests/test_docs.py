@@ -53,12 +53,12 @@ def built_site() -> Path:
     return SITE
 
 
-def browse(page: Path, screenshot: Path) -> str:
-    """Open ``page`` in headless Chromium: write a screenshot and return the rendered DOM."""
+def browse(page: Path, screenshot: Path, profile: Path) -> str:
+    """Open ``page`` in headless Chromium (a fresh profile folder): write a screenshot, return the rendered DOM."""
     # The flags of a closed network: no background connections, no sandbox as root, a fresh profile.
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", f"--user-data-dir={screenshot.parent / 'profile'}"]
+             "--hide-scrollbars", f"--user-data-dir={profile}"]
     url = page.as_uri()
     browser = chromium()
     shot = subprocess.run([browser, *flags, "--window-size=1280,1600", f"--screenshot={screenshot}", url],
@@ -86,7 +86,7 @@ def test_built_site_renders_in_headless_chromium(page, title, tmp_path):
     site = built_site()
     screenshot = Path(os.environ.get("CREDO_DOCS_SHOTS", tmp_path)) / f"{page.replace('/', '_')}.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
-    dom = browse(site / page, screenshot)
+    dom = browse(site / page, screenshot, tmp_path / "profile")
 
     page_title = re.search(r"<title>(.*?)</title>", dom, re.S)
     assert page_title and title in html.unescape(page_title.group(1)), page_title
