@@ -15,7 +15,7 @@ credo applies its settings once, when it is imported, and again only when
     second).
 ``small_model_xla``
     Compile the programs of small models without XLA's threaded
-    matrix-product library on the CPU (see :func:`compiler_options`).
+    matrix-product library on the CPU (see ``credo._config.compiler_options``).
 ``program_cache_size``
     How many compiled programs each model keeps (least recently used dropped
     first; see :class:`credo.model.programs.ProgramCache`).
@@ -131,7 +131,7 @@ def config(*, compilation_cache: str | bool | None = _UNSET, small_model_xla: bo
         credo's default folder, ``False`` or ``None`` to turn it off.
     small_model_xla : bool, optional
         Compile small models without XLA's threaded matrix-product library
-        on the CPU (faster for them; see :func:`compiler_options`).
+        on the CPU (faster for them; see ``credo._config.compiler_options``).
     program_cache_size : int, optional
         Compiled programs kept per model (at least 1).
     prefetch_arviz : bool, optional

@@ -84,7 +84,7 @@ class GaussianFamily(VariationalMethod):
         return jax.random.normal(key, (num,) + mean.shape, mean.dtype)
 
     def transform(self, params, noise):  # pragma: no cover - interface
-        """``(num, d)`` draws: the Gaussian of ``params`` applied to :meth:`noise`."""
+        """``(num, d)`` draws: the Gaussian of ``params`` applied to :meth:`GaussianFamily.noise`."""
         raise NotImplementedError
 
     def sample(self, key, params, num: int):

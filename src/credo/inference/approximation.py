@@ -179,7 +179,7 @@ class Approximation:
 
     @property
     def params(self) -> dict:
-        """The variational parameters of the Gaussian (a frame folded in, see :func:`natural_params`)."""
+        """The variational parameters of the Gaussian (a frame folded in, see :func:`credo.inference.advi.natural_params`)."""
         return self.family.state_params(self.state)
 
     @property

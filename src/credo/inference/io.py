@@ -111,7 +111,7 @@ def _flatten(tree: dict, prefix: str) -> dict[str, np.ndarray]:
 
 
 def save_approximation(approx, path, checkpoint: dict | None = None) -> None:
-    """Write ``approx`` to ``path`` as ``.npz`` (see the module doc and :meth:`Approximation.save`);
+    """Write ``approx`` to ``path`` as ``.npz`` (see the module doc and :meth:`credo.Approximation.save`);
     ``checkpoint``, the settings of the fit that writes it as a checkpoint, goes into the metadata."""
     state = jax.device_get(approx.state)
     arrays = _flatten(state.params, "params")
@@ -354,7 +354,7 @@ def read_fields(path, model, optimizer=None) -> dict[str, Any]:
     """Everything :class:`~credo.inference.approximation.Approximation` needs, read from ``path``.
 
     Returns a dict with ``family``, ``state``, ``key``, ``hist``,
-    ``optimizer`` (an :class:`Optimizer` or None), ``num_mc``,
+    ``optimizer`` (an :class:`~credo.inference.optimizers.Optimizer` or None), ``num_mc``,
     ``chunk_size``, ``start_losses``, ``best_start`` and ``stop_reason``.
     """
     archive, members = _open(path)

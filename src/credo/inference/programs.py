@@ -6,7 +6,7 @@ program, built by ``spec.build(compiled)`` the first time (see
 :class:`credo.model.programs.ProgramCache`). Data are always arguments of
 the programs, never constants in them: the data's shapes and dtypes
 (``signature``) are part of each spec because they set the XLA options
-(:func:`credo._config.compiler_options`) and the shapes compiled for.
+(``credo._config.compiler_options``) and the shapes compiled for.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ report the discrepancy.
 
 The approximation samples by drawing particles uniformly with replacement;
 particles have no density, so there is no importance-sampling verdict for
-them (:meth:`~credo.inference.approximation.Approximation.diagnose` says so).
+them (:meth:`credo.Approximation.diagnose` says so).
 """
 
 from __future__ import annotations

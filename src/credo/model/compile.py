@@ -50,7 +50,7 @@ def build_distribution(rv: RandomVariable, values: dict, cache: dict):
     """The numpyro distribution of ``rv`` given the values of the nodes it depends on.
 
     ``values`` maps names to arrays; ``cache`` memoises shared sub-expressions
-    within one evaluation (see :func:`credo.model.variables.evaluate`).
+    within one evaluation (see ``credo.model.variables.evaluate``).
     """
     params = {k: _literal(evaluate(v, values, cache)) for k, v in rv.params.items()}
     d = rv.distribution.build(params)
@@ -222,7 +222,7 @@ class CompiledModel:
 
     def jit(self, fn, signature=None, batch_rows=None, **kwargs):
         """``jax.jit(fn, **kwargs)`` with the XLA options for this model's size on data of this
-        signature (see :func:`credo._config.compiler_options`).
+        signature (see ``credo._config.compiler_options``).
 
         ``signature`` is a :func:`~credo.model.programs.data_signature` (the
         model's current data when None); ``batch_rows`` the batch size of
@@ -240,7 +240,7 @@ class CompiledModel:
     @property
     def point_slices(self) -> tuple:
         """``(start, stop)`` of each point-estimated free variable in the flat vector (see
-        :attr:`RandomVariable.point_estimate <credo.model.variables.RandomVariable>`), merged where adjacent."""
+        ``RandomVariable.point_estimate``), merged where adjacent."""
         slices: list = []
         for rv, info in zip(self.free_rvs, self.free):
             if not rv.point_estimate or info.size == 0:
@@ -543,7 +543,7 @@ def _default_value(rv: RandomVariable, d) -> jax.Array:
 
 
 def initial_point(model) -> dict[str, np.ndarray]:
-    """Initial constrained values of the free variables (see :meth:`Model.initial_point`)."""
+    """Initial constrained values of the free variables (see :meth:`credo.Model.initial_point`)."""
     point, _ = model.compile().initial_point()
     return {name: np.asarray(value) for name, value in point.items()}
 
@@ -584,7 +584,7 @@ def _term_logps(model, point: Mapping[str, Any], jacobian: bool, what: str) -> d
 
 
 def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.Array:
-    """The joint log density at constrained values (see :meth:`Model.logp`)."""
+    """The joint log density at constrained values (see :meth:`credo.Model.logp`)."""
     total = jnp.zeros(())
     for term in _term_logps(model, point, jacobian, "logp").values():
         total = total + term
@@ -592,7 +592,7 @@ def joint_logp(model, point: Mapping[str, Any], jacobian: bool = False) -> jax.A
 
 
 def point_logps(model, point: Mapping[str, Any]) -> dict[str, float]:
-    """Each term's log density at constrained values (see :meth:`Model.point_logps`)."""
+    """Each term's log density at constrained values (see :meth:`credo.Model.point_logps`)."""
     return {name: float(value) for name, value in _term_logps(model, point, False, "point_logps").items()}
 
 

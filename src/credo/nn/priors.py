@@ -12,7 +12,7 @@ reads the layer's ``prior`` argument:
   ``lambda name, **kw: cr.StudentT(name, nu=4, mu=0, sigma=1, **kw)``.
 
 With ``bayesian=False`` the variable is a point estimate
-(:attr:`~credo.model.variables.RandomVariable.point_estimate`): variational
+(``point_estimate``): variational
 fits give it no spread and no entropy term, so it is fitted by MAP inside
 the same ELBO (its prior acts as a penalty).
 """
