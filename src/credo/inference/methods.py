@@ -40,7 +40,7 @@ def method_from_label(label: str) -> VariationalMethod:
     >>> method_from_label("lowrank3")
     LowRank(rank=3)
     >>> method_from_label("mixture5[meanfield]")
-    Mixture(member=MeanField(), size=5)
+    Mixture(member=MeanField(point=()), size=5)
     """
     mixture = re.fullmatch(r"mixture(\d+)\[(.*)\]", label) if isinstance(label, str) else None
     if mixture is not None:

@@ -163,7 +163,7 @@ def stacking_weights(log_densities, max_iter: int = 1000, tol: float = 1e-10) ->
     >>> import numpy as np
     >>> from credo.inference.mixture import stacking_weights
     >>> stacking_weights(np.log([[0.9, 0.9, 0.1], [0.1, 0.1, 0.9]])).round(2)
-    array([0.67, 0.33])
+    array([0.71, 0.29])
     """
     values = np.asarray(log_densities, np.float64)
     if values.ndim != 2 or values.shape[0] < 1 or values.shape[1] < 1:
