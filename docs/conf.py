@@ -69,7 +69,7 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks: set[str] = set()
 
-PUBLIC_SUBMODULES = ("math", "nn", "metrics", "plots", "datasets", "callbacks", "errors")
+PUBLIC_SUBMODULES = ("math", "nn", "metrics", "plots", "datasets", "callbacks", "errors", "distributed")
 #: The modules behind the public names that their docstrings point to.
 ENGINE_MODULES = ("credo.inference.method", "credo.inference.advi", "credo.inference.optimizers", "credo.inference.diagnostics",
                   "credo.inference.checkpoint", "credo.inference.pathfinder", "credo.inference.svgd",
