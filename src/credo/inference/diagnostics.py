@@ -44,7 +44,7 @@ KHAT_GOOD = 0.5
 #: Above this k-hat its draws (and importance reweighting) cannot be trusted.
 KHAT_BAD = 0.7
 #: The closing verdict of a fit is left out when its draws times the model's size (parameters times data rows,
-#: :func:`credo._config.model_size`) exceed this: about a second on two CPU cores. Measured: 256 draws of a
+#: ``credo._config.model_size``) exceed this: about a second on two CPU cores. Measured: 256 draws of a
 #: 6x10^4-weight network on 18,000 rows (2.8e11) took 30 s, of a 10^6-weight one about 7 minutes.
 #: ``approx.diagnose()`` computes it at any size.
 VERDICT_BUDGET = 10**10

@@ -41,7 +41,7 @@ Weights
 -------
 ``cr.fit(..., n_starts=k, keep="all")`` returns an equal-weight mixture
 (``weights="elbo"`` weighs member ``i`` by ``exp(ELBO_i)``);
-:meth:`~credo.inference.approximation.Approximation.with_weights` gives
+``approx.with_weights(...)`` gives
 the same members with other weights, e.g. :func:`stacking_weights` of the
 members' log predictive densities on held-out rows.
 """

@@ -149,7 +149,7 @@ class ADVIChunk:
 @dataclasses.dataclass(frozen=True)
 class StreamIndices:
     """``run(key, steps) -> {first name: (len(steps), batch_size)}``: the rows the streamed minibatch groups draw
-    at each of ``steps`` (see :func:`credo.data.streamed_rows_fn`), for the host to read."""
+    at each of ``steps`` (see ``credo.data.streamed_rows_fn``), for the host to read."""
 
     batch: tuple
     streamed: tuple

@@ -45,7 +45,7 @@ def block_bytes() -> int:
 
 
 def block_steps(model, streamed: tuple, limit: int) -> int:
-    """Steps per block: as many as fit in :func:`block_bytes` (at least 1, at most ``limit``)."""
+    """Steps per block: as many as fit in ``block_bytes()`` (at least 1, at most ``limit``)."""
     step_bytes = 0
     for group in model.minibatches:
         for name in group.names:

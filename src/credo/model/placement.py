@@ -163,7 +163,7 @@ class DistributedRows(RowsElsewhere):
     the array. ``shape`` is the global one (every process's rows), ``local``
     this process's rows, ``counts`` the rows of each process in process
     order. The rows are put together on the devices when a program runs
-    (:func:`place_data`); they are never gathered on one host.
+    (:func:`~credo.model.placement.place_data`); they are never gathered on one host.
     """
 
     __slots__ = ("local", "counts", "process")
