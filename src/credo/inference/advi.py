@@ -33,7 +33,7 @@ from .optimizers import OptimizerSpec
 __all__ = [
     "GaussianFamily", "MeanField", "FullRank", "LowRank", "Frame", "ADVIState", "ADVIInfo",
     "VariationalAlgorithm", "advi", "family_from_label", "with_point_estimates", "draw", "draw_from_noise",
-    "where_state", "CONDITIONAL_SIZE", "entropy", "mean", "covariance", "std", "natural_params",
+    "where_state", "is_large", "CONDITIONAL_SIZE", "entropy", "mean", "covariance", "std", "natural_params",
 ]
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -449,6 +449,11 @@ def natural_params(family: GaussianFamily, params: dict, frame: Frame | None) ->
 CONDITIONAL_SIZE = 512
 
 
+def is_large(state) -> bool:
+    """Whether ``state`` has at least :data:`CONDITIONAL_SIZE` parameters (a conditional then pays)."""
+    return sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(state.params)) >= CONDITIONAL_SIZE
+
+
 def where_state(predicate, update_fn: Callable, state, skip_fn: Callable | None = None):
     """``update_fn(state)`` where ``predicate`` holds, else ``skip_fn(state)`` (default: ``state``).
 
@@ -462,8 +467,7 @@ def where_state(predicate, update_fn: Callable, state, skip_fn: Callable | None 
     weights the conditional is already the quicker (214 against 305 us).
     """
     skip_fn = skip_fn if skip_fn is not None else (lambda state: state)
-    size = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(state.params))
-    if size >= CONDITIONAL_SIZE:
+    if is_large(state):
         return jax.lax.cond(predicate, update_fn, skip_fn, state)
     taken, skipped = update_fn(state), skip_fn(state)
     return jax.tree_util.tree_map(lambda new, old: jnp.where(predicate, new, old), taken, skipped)

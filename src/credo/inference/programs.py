@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from ..data import batch_rows, minibatch_fn, streamed_rows_fn
-from .advi import CONDITIONAL_SIZE, ADVIInfo, ADVIState, GaussianFamily, where_state
+from .advi import ADVIInfo, ADVIState, GaussianFamily, is_large, where_state
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
 from .mixture import Mixture
@@ -58,7 +58,7 @@ def _step(algorithm, key, state, data, alive):
     if algorithm.step_with_noise is None:
         return algorithm.step(key, state, data)
     noise = algorithm.noise(key, state)
-    if _state_size(state) < CONDITIONAL_SIZE:
+    if not is_large(state):
         return algorithm.step_with_noise(noise, state, data)
     return jax.lax.cond(alive, lambda state: algorithm.step_with_noise(noise, state, data), _skip, state)
 
@@ -67,10 +67,6 @@ def _skip(state):
     """The step a stopped fit runs: no change, a zero loss, reported finite (``alive`` is already False)."""
     loss = jnp.zeros((), jax.tree_util.tree_leaves(state.params)[0].dtype)
     return state, ADVIInfo(loss, jnp.ones((), bool))
-
-
-def _state_size(state) -> int:
-    return sum(int(leaf.size) for leaf in jax.tree_util.tree_leaves(state.params))
 
 
 @dataclasses.dataclass(frozen=True)
