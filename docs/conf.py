@@ -74,7 +74,7 @@ PUBLIC_SUBMODULES = ("math", "nn", "metrics", "plots", "datasets", "callbacks", 
 ENGINE_MODULES = ("credo.inference.method", "credo.inference.advi", "credo.inference.optimizers", "credo.inference.diagnostics",
                   "credo.inference.checkpoint", "credo.inference.pathfinder", "credo.inference.svgd",
                   "credo.inference.flows", "credo.inference.map", "credo.inference.nuts",
-                  "credo.inference.driver", "credo.inference.programs", "credo.inference.io", "credo.model.compile", "credo.model.programs", "credo.model.placement", "credo.model.sources", "credo.inference.mixture", "credo.inference.streaming", "credo.nn.priors", "credo.nn.uci")
+                  "credo.inference.driver", "credo.inference.programs", "credo.inference.io", "credo.model.compile", "credo.model.programs", "credo.model.placement", "credo.model.sources", "credo.inference.mixture", "credo.inference.starts", "credo.inference.streaming", "credo.nn.priors", "credo.nn.uci")
 
 
 def public_names(module) -> list[str]:

@@ -12,11 +12,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import warnings
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._config import prefetch_arviz
@@ -24,27 +22,24 @@ from ..errors import FitError, NonFiniteLossError
 from ..model.compile import check_data
 from ..model.core import Model, modelcontext
 from ..model.placement import placement_for, streamed_names
-from ..model.programs import data_signature
 from .advi import FullRank, GaussianFamily, LowRank, MeanField, with_point_estimates
-from .approximation import INIT_STREAM, Approximation, FitInfo, FitSettings, approximation_from_fields
+from .approximation import Approximation, approximation_from_fields
 from .checkpoint import (
-    CheckpointError, Checkpointer, check_settings, checkpoint_interval, checkpoint_path, fit_settings,
+    Checkpointer, CheckpointError, check_settings, checkpoint_interval, checkpoint_path, fit_settings,
 )
-from .checks import check_bool, check_callbacks, check_model_argument, check_seed
+from .checks import check_bool, check_callbacks, check_model_argument, check_seed, positive_int
 from .diagnostics import report_fit
-from .driver import run_chunks
 from .flows import NormalizingFlow
 from .io import describe_variables, read_fields, read_metadata, save_approximation
-from .mixture import JITTER_STREAM, Mixture, stack_states
-from .mode import laplace, laplace_start
-from .optimizers import Optimizer, as_optimizer
+from .mode import laplace
+from .optimizers import as_optimizer
 from .pathfinder import PathfinderNormals
 from .pathfinder_fit import fit_pathfinder
-from .programs import ADVIChunk, MemberLosses
 from .results import as_key
+from .starts import FitPlan, fit_best_start, fit_mixture
 from .svgd import SteinParticles
 
-__all__ = ["fit", "ADVI", "FullRankADVI", "LowRankADVI", "SVGD", "NFVI", "Pathfinder", "DEFAULT_CHUNK_SIZE", "INITS"]
+__all__ = ["ADVI", "DEFAULT_CHUNK_SIZE", "INITS", "NFVI", "SVGD", "FullRankADVI", "LowRankADVI", "Pathfinder", "fit"]
 
 #: Steps compiled into one ``lax.scan`` call; the progress bar moves once per chunk.
 DEFAULT_CHUNK_SIZE = 1000
@@ -55,8 +50,6 @@ INITS = ("map", "initial_point")
 KEEP = ("best", "all")
 #: How ``cr.fit(keep="all", weights=...)`` weighs the members.
 MEMBER_WEIGHTS = ("equal", "elbo")
-#: Draws behind each member's final ELBO estimate (``keep="all"``).
-MEMBER_ELBO_DRAWS = 100
 
 
 class ADVI:
@@ -207,12 +200,6 @@ _FIT_ARGUMENTS = ["n", "method", "model", "random_seed", "obj_optimizer", "obj_n
                   "start", "chunk_size", "init", "n_starts", "keep", "weights", "checkpoint", "checkpoint_every"]
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise FitError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
 def _init_name(init, family: GaussianFamily) -> str:
     if init is None:
         return family.default_init
@@ -220,24 +207,6 @@ def _init_name(init, family: GaussianFamily) -> str:
         raise FitError(f"unknown init {init!r}; choose 'map' (the mode and the Laplace curvature there) or "
                        "'initial_point' (the model's initial point, std softplus(0) as PyMC starts).")
     return init.lower()
-
-
-def _starting_gaussian(compiled, family: GaussianFamily, init: str, position, data) -> tuple[dict, Any]:
-    """Keyword arguments of ``Approximation.start`` for one start, and the MAP result (or None).
-
-    ``init="map"``: the family's start at the mode and the Laplace Cholesky
-    factor there (:meth:`GaussianFamily.start_at_mode`). Where the mode or its
-    curvature cannot be found the fit warns and starts from ``position``.
-    """
-    if init != "map":
-        return {"position": position}, None
-    try:
-        mode, cholesky, result = laplace_start(compiled, position, data, what="init='map'")
-    except FitError as error:
-        warnings.warn(f"init='map' found no usable mode ({error}) The fit starts from the initial point.",
-                      stacklevel=4)
-        return {"position": position}, None
-    return family.start_at_mode(mode, cholesky), result
 
 
 def fit(
@@ -410,25 +379,10 @@ def fit(
     (5000,)
     """
     prefetch_arviz()
-    check_model_argument(model, "fit")
-    check_seed(random_seed, "fit")
-    check_bool(progressbar, "progressbar", "fit")
+    n, n_starts, chunk_size = _check_arguments(n=n, model=model, random_seed=random_seed, progressbar=progressbar,
+                                               start=start, n_starts=n_starts, keep=keep, weights=weights,
+                                               chunk_size=chunk_size, obj_n_mc=obj_n_mc)
     callbacks = check_callbacks(callbacks, "fit")
-    if start is not None and not isinstance(start, (Mapping, Approximation)):
-        raise FitError(f"fit: start must be an Approximation to continue, or a dict of start values; got "
-                       f"{type(start).__name__}.")
-    n = _positive_int(n, "n")
-    n_starts = _positive_int(n_starts, "n_starts")
-    if keep not in KEEP:
-        raise FitError(f"fit: keep must be one of {KEEP}; got {keep!r}.")
-    if weights not in MEMBER_WEIGHTS:
-        raise FitError(f"fit: weights must be one of {MEMBER_WEIGHTS}; got {weights!r}.")
-    if weights != "equal" and keep != "all":
-        raise FitError(f"fit: weights={weights!r} weighs the members of keep='all'; with keep={keep!r} there is one "
-                       "fit.")
-    chunk_size = _positive_int(chunk_size, "chunk_size")
-    if obj_n_mc is not None:
-        _positive_int(obj_n_mc, "obj_n_mc")
     if start is not None and not isinstance(start, Mapping):
         return _continue(start, n, progressbar, callbacks, family_options, obj_optimizer=obj_optimizer,
                          obj_n_mc=obj_n_mc, random_seed=random_seed, init=init, n_starts=n_starts,
@@ -444,68 +398,95 @@ def fit(
                                   obj_n_mc=1 if obj_n_mc is None else obj_n_mc, chunk_size=chunk_size,
                                   placement=placement), progressbar)
     inference = _inference(method, family_options)
+    family = _checked_family(model, inference)
+    key = as_key(random_seed)
+    one_shot = ONE_SHOT.get(type(family))
+    try:
+        if one_shot is not None:
+            _refuse_steps_options(family, obj_optimizer=obj_optimizer, obj_n_mc=obj_n_mc, callbacks=callbacks or None,
+                                  init=init, n_starts=None if n_starts == 1 else n_starts)
+            approx = one_shot(model, family, key, start, placement)
+        else:
+            plan = _plan(model, inference, family, key, start, init, obj_optimizer, obj_n_mc, chunk_size, placement)
+            approx = _fit_steps(plan, n, n_starts, keep, weights, progressbar, callbacks, checkpoint,
+                                checkpoint_every, start=start, seeded=random_seed is not None)
+    except NonFiniteLossError as error:
+        inference.approx = error.approximation
+        raise
+    approx = report_fit(approx, progressbar)
+    inference.approx = approx
+    return approx
+
+
+def _fit_steps(plan: FitPlan, n: int, n_starts: int, keep: str, weights: str, progressbar: bool, callbacks,
+               checkpoint, checkpoint_every, start, seeded: bool) -> Approximation:
+    """``n`` steps of an iterative method: one start (checkpointed or not), the best of several, or all of them."""
+    if checkpoint is not None:
+        return _fit_checkpointed(plan, n, n_starts, progressbar, callbacks, checkpoint, checkpoint_every, start=start,
+                                 seeded=seeded)
+    if n_starts == 1:
+        return plan.start().run(n, progressbar=progressbar, callbacks=callbacks)
+    if keep == "all":
+        return fit_mixture(plan, n, n_starts, progressbar, callbacks, weights)
+    _check_best_of_starts(plan.model, callbacks)
+    return fit_best_start(plan, n, n_starts, progressbar)
+
+
+def _check_arguments(*, n, model, random_seed, progressbar, start, n_starts, keep, weights, chunk_size,
+                     obj_n_mc) -> tuple[int, int, int]:
+    """``fit``'s checks of its arguments' values; ``n``, ``n_starts`` and ``chunk_size`` as ints."""
+    check_model_argument(model, "fit")
+    check_seed(random_seed, "fit")
+    check_bool(progressbar, "progressbar", "fit")
+    if start is not None and not isinstance(start, (Mapping, Approximation)):
+        raise FitError(f"fit: start must be an Approximation to continue, or a dict of start values; got "
+                       f"{type(start).__name__}.")
+    if keep not in KEEP:
+        raise FitError(f"fit: keep must be one of {KEEP}; got {keep!r}.")
+    if weights not in MEMBER_WEIGHTS:
+        raise FitError(f"fit: weights must be one of {MEMBER_WEIGHTS}; got {weights!r}.")
+    if weights != "equal" and keep != "all":
+        raise FitError(f"fit: weights={weights!r} weighs the members of keep='all'; with keep={keep!r} there is one "
+                       "fit.")
+    if obj_n_mc is not None:
+        positive_int(obj_n_mc, "obj_n_mc", "fit")
+    return positive_int(n, "n", "fit"), positive_int(n_starts, "n_starts", "fit"), positive_int(chunk_size,
+                                                                                                 "chunk_size", "fit")
+
+
+def _checked_family(model: Model, inference: ADVI):
+    """The inference object's family, with the model's point-estimated variables, once the model can be fitted."""
     compiled = model.compile()
-    family = with_point_estimates(inference.family, compiled.point_slices)
     if compiled.dim == 0:
         raise FitError("the model has no free variables: there is nothing to fit.")
     if compiled.discrete_free:
         raise FitError(f"the free variables {compiled.discrete_free} are discrete; ADVI needs continuous ones.")
     check_data(model)
-    one_shot = ONE_SHOT.get(type(family))
-    if one_shot is not None:
-        given = {"obj_optimizer": obj_optimizer, "obj_n_mc": obj_n_mc, "callbacks": callbacks or None, "init": init,
-                 "n_starts": None if n_starts == 1 else n_starts}
-        if any(value is not None for value in given.values()):
-            raise FitError(f"method={family.name!r} is one-shot: {[k for k, v in given.items() if v is not None]} "
-                           "do not apply to it.")
-        approx = report_fit(one_shot(model, family, as_key(random_seed), start, placement), progressbar)
-        inference.approx = approx
-        return approx
+    return with_point_estimates(inference.family, compiled.point_slices)
+
+
+def _refuse_steps_options(family, **given) -> None:
+    """A one-shot method (no steps) refuses the options of the steps."""
+    named = [name for name, value in given.items() if value is not None]
+    if named:
+        raise FitError(f"method={family.name!r} is one-shot: {named} do not apply to it.")
+
+
+def _plan(model, inference: ADVI, family, key, start, init, obj_optimizer, obj_n_mc, chunk_size,
+          placement) -> FitPlan:
     optimizer = as_optimizer(obj_optimizer if obj_optimizer is not None else inference.obj_optimizer,
                              family.default_optimizer)
-    num_mc = _positive_int(obj_n_mc if obj_n_mc is not None else inference.obj_n_mc, "obj_n_mc")
+    num_mc = positive_int(obj_n_mc if obj_n_mc is not None else inference.obj_n_mc, "obj_n_mc", "fit")
     init_name = _init_name(init, family)
-    key = as_key(random_seed)
-    position = compiled.position_from_point(start)
     if init_name == "map" and streamed_names(model.data_values):
         raise FitError("init='map' needs the log density of every row, and the minibatches stream from the host: "
                        "give init='initial_point'.")
-    data = model.placed_data(placement, stand_in=True).arrays
-    if checkpoint is not None:
-        if n_starts != 1:
-            raise FitError("fit: checkpoint works with one start (n_starts=1): fit with n_starts, save the best, "
-                           "then continue it with cr.fit(n, start=approx) or approx.refine(n).")
-        settings = fit_settings(variables=describe_variables(compiled), data=model.data_values, family=family,
-                                optimizer=optimizer,
-                                num_mc=num_mc, chunk_size=chunk_size, init=init_name, key=key, start=start,
-                                n_starts=n_starts)
-        approx = _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
-                                   progressbar, callbacks, settings, checkpoint, checkpoint_every,
-                                   seeded=random_seed is not None, placement=placement)
-        inference.approx = approx
-        return approx
-    if n_starts == 1:
-        start_kwargs, map_result = _starting_gaussian(compiled, family, init_name, position, data)
-        approx = Approximation.start(model, family, optimizer, key, num_mc=num_mc, chunk_size=chunk_size,
-                                     map_result=map_result, placement=placement, **start_kwargs)
-        try:
-            approx = approx.refine(n, progressbar=progressbar, callbacks=callbacks)
-        except NonFiniteLossError as error:
-            inference.approx = error.approximation
-            raise
-        approx = report_fit(approx, progressbar)
-        inference.approx = approx
-        return approx
-    if keep == "all":
-        try:
-            approx = _fit_mixture(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n,
-                                  n_starts, progressbar, callbacks, weights, placement)
-        except NonFiniteLossError as error:
-            inference.approx = error.approximation
-            raise
-        approx = report_fit(approx, progressbar)
-        inference.approx = approx
-        return approx
+    return FitPlan(model, family, init_name, optimizer, num_mc, chunk_size, key,
+                   model.compile().position_from_point(start), model.placed_data(placement, stand_in=True).arrays,
+                   placement)
+
+
+def _check_best_of_starts(model: Model, callbacks) -> None:
     if callbacks:
         raise FitError("callbacks do not apply while several starts run (n_starts > 1) with keep='best': fit with "
                        "n_starts, then continue the best with approx.refine(n, callbacks=[...]), or keep='all'.")
@@ -513,33 +494,32 @@ def fit(
         raise FitError(f"n_starts > 1 with minibatches streamed from the host ({list(streamed_names(model.data_values))})"
                        ": each start would read its own batches; fit one start (n_starts=1), or load the data "
                        "(cr.Minibatch(..., stream=False)).")
-    approx = _fit_multi(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, n_starts,
-                        progressbar, placement)
-    approx = report_fit(approx, progressbar)
-    inference.approx = approx
-    return approx
 
 
-def _fit_checkpointed(model, family, init_name, optimizer, num_mc, key, chunk_size, position, data, n, progressbar,
-                      callbacks, settings: dict, checkpoint, checkpoint_every, seeded: bool,
-                      placement=None) -> Approximation:
+def _fit_checkpointed(plan: FitPlan, n: int, n_starts: int, progressbar: bool, callbacks, checkpoint,
+                      checkpoint_every, start, seeded: bool) -> Approximation:
     """A single fit saved to ``checkpoint`` as it goes, continued from it where it exists (see ``fit``)."""
+    if n_starts != 1:
+        raise FitError("fit: checkpoint works with one start (n_starts=1): fit with n_starts, save the best, "
+                       "then continue it with cr.fit(n, start=approx) or approx.refine(n).")
+    model = plan.model
+    settings = fit_settings(variables=describe_variables(model.compile()), data=model.data_values, family=plan.family,
+                            optimizer=plan.optimizer, num_mc=plan.num_mc, chunk_size=plan.chunk_size, init=plan.init,
+                            key=plan.key, start=start, n_starts=n_starts)
     path = checkpoint_path(checkpoint)
     steps, seconds = checkpoint_interval(checkpoint_every)
     if path.exists():
         saved = read_metadata(path).get("checkpoint")
         check_settings(path, saved, settings, ignore=() if seeded else ("random_seed",))
-        approx = dataclasses.replace(approximation_from_fields(model, read_fields(path, model, optimizer)),
-                                     placement=placement)
+        approx = dataclasses.replace(approximation_from_fields(model, read_fields(path, model, plan.optimizer)),
+                                     placement=plan.placement)
         settings = dict(settings, random_seed=saved["random_seed"])
         if approx.num_steps > n:
             raise CheckpointError(f"checkpoint {str(path)!r} holds a fit of {approx.num_steps} steps, more than the "
                                   f"n={n} asked for: ask for n >= {approx.num_steps}, or give another path.")
         on_disk = True
     else:
-        start_kwargs, map_result = _starting_gaussian(model.compile(), family, init_name, position, data)
-        approx = Approximation.start(model, family, optimizer, key, num_mc=num_mc, chunk_size=chunk_size,
-                                     map_result=map_result, placement=placement, **start_kwargs)
+        approx = plan.start()
         on_disk = False
     remaining = n - approx.num_steps
     if remaining == 0:
@@ -563,78 +543,3 @@ def _continue(approx, n: int, progressbar: bool, callbacks, family_options: dict
         raise FitError(f"start=approx continues that fit with its own optimiser, key and family: {given} do not "
                        "apply; start a new fit to change them.")
     return report_fit(approx.refine(n, progressbar=progressbar, callbacks=callbacks), progressbar)
-
-
-def _final_loss(losses: np.ndarray, n: int) -> np.ndarray:
-    """Mean loss over the last 10% of ``n`` steps (at least 1, at most 1,000) of each row."""
-    window = int(min(1000, max(1, n // 10)))
-    return losses[:, -window:].mean(axis=1)
-
-
-def _start_states(compiled, family, init_name, optimizer: Optimizer, num_mc, key, position, data, n_starts):
-    """The states of ``n_starts`` starts (the first at ``position``, the others jittered by uniform(-1, 1)),
-    stacked, their keys and MAP results."""
-    algorithm = family.algorithm(compiled.logdensity_fn, optimizer.transformation, num_mc)
-    keys = [key] + [jax.random.fold_in(key, i) for i in range(1, n_starts)]
-    jitter = jax.random.uniform(jax.random.fold_in(key, n_starts + JITTER_STREAM), (n_starts,) + position.shape,
-                                position.dtype, -1.0, 1.0).at[0].set(0.0)
-    states, map_results = [], []
-    for i in range(n_starts):
-        start_kwargs, result = _starting_gaussian(compiled, family, init_name, position + jitter[i], data)
-        states.append(algorithm.init(start_kwargs.pop("position"), key=jax.random.fold_in(keys[i], INIT_STREAM),
-                                     **start_kwargs))
-        map_results.append(result)
-    return stack_states(states), keys, map_results
-
-
-def _fit_mixture(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
-                 n_starts, progressbar, callbacks, weights: str, placement) -> Approximation:
-    """Every start kept: one mixture approximation whose members run as one program (see ``fit``'s ``keep``)."""
-    compiled = model.compile()
-    mixture = Mixture(family, n_starts)
-    states, _, map_results = _start_states(compiled, family, init_name, optimizer, num_mc, key, position, data,
-                                           n_starts)
-    state = mixture.combine(states, jnp.ones(n_starts, position.dtype))
-    approx = Approximation(model, mixture, state, key, np.zeros(0, np.float32),
-                           FitSettings(optimizer, num_mc, chunk_size), FitInfo(map_result=map_results[0]), placement)
-    approx = approx.run(n, progressbar=progressbar, callbacks=callbacks)
-    losses = member_losses(approx, MEMBER_ELBO_DRAWS)
-    if weights == "elbo":
-        live = np.asarray(mixture.weights(approx.state)) > 0
-        elbo = np.where(live & np.isfinite(losses), -losses, -np.inf)
-        approx = approx.with_weights(np.exp(elbo - elbo.max()))
-    return dataclasses.replace(approx, info=dataclasses.replace(approx.info, start_losses=losses))
-
-
-def member_losses(approx: Approximation, draws: int = MEMBER_ELBO_DRAWS, random_seed=0) -> np.ndarray:
-    """Each member's negative ELBO, estimated with ``draws`` draws, for a mixture approximation (at the model's
-    current data)."""
-    if not isinstance(approx.family, Mixture):
-        raise FitError(f"member_losses: the approximation is not a mixture ({approx.family.label}).")
-    compiled = approx.compiled
-    data = dict(approx.model.data_values)
-    program = compiled.programs.get(MemberLosses(approx.family, int(draws), data_signature(data)), compiled)
-    return np.asarray(program(approx.state, as_key(random_seed), data), np.float64)
-
-
-def _fit_multi(model, family, init_name, optimizer: Optimizer, num_mc, key, chunk_size, position, data, n,
-               n_starts, progressbar, placement) -> Approximation:
-    """Several fits from jittered starts, vmapped in one compiled loop; the best by final loss."""
-    compiled = model.compile()
-    states, keys, map_results = _start_states(compiled, family, init_name, optimizer, num_mc, key, position, data,
-                                              n_starts)
-    spec = ADVIChunk(family, optimizer, num_mc, chunk_size, tuple(model.minibatches), data_signature(data),
-                     multi=True)
-    runner = compiled.programs.get(spec, compiled)
-    run = run_chunks(runner, states, jnp.stack(keys), data, n, chunk_size, alive=np.ones(n_starts, bool),
-                     progressbar=progressbar)
-    losses = np.asarray(run.hist)
-    final = np.where(run.alive, _final_loss(np.where(np.isfinite(losses), losses, np.inf), n), np.inf)
-    if not np.isfinite(final).any():
-        raise FitError(f"all {n_starts} starts turned non-finite; try a smaller learning rate, better initial "
-                       "values, or tighter priors.")
-    best = int(np.argmin(final))
-    state = jax.tree_util.tree_map(lambda leaf: leaf[best], run.state)
-    return Approximation(model, family, state, keys[best], losses[best], FitSettings(optimizer, num_mc, chunk_size),
-                         FitInfo(stop_reason=run.stop_reason, start_losses=final, best_start=best,
-                                 map_result=map_results[best]), placement)

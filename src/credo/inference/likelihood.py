@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import jax
 import numpy as np
 
 from ..errors import ArgumentError

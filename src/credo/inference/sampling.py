@@ -28,7 +28,7 @@ from ..model.programs import data_signature
 from .checkpoint import (
     SamplingCheckpointer, checkpoint_interval, checkpoint_path, read_sampling_progress, sample_settings,
 )
-from .checks import check_bool, check_model_argument, check_seed
+from .checks import check_bool, check_model_argument, check_seed, nonnegative_int, positive_int
 from .driver import InterruptFlag
 from .likelihood import check_idata_kwargs, log_likelihood_values
 from .io import describe_variables
@@ -232,6 +232,64 @@ def sample(
     """
     del cores
     prefetch_arviz()
+    idata_kwargs = _check_arguments(model=model, random_seed=random_seed, progressbar=progressbar, jitter=jitter,
+                                    return_inferencedata=return_inferencedata, initvals=initvals, init=init,
+                                    idata_kwargs=idata_kwargs, draws=draws, chains=chains, max_treedepth=max_treedepth,
+                                    target_accept=target_accept, tune=tune)
+    draws, tune, chains, max_treedepth, target_accept = (int(draws), int(tune), int(chains), int(max_treedepth),
+                                                          float(target_accept))
+    model = modelcontext(model, what="sample")
+    compiled = _checked_model(model)
+    placement = placement_for(devices, "sample: devices")
+    placed = model.placed_data(placement)
+    data = placed.arrays
+    key = as_key(random_seed)
+    resume = checkpointer = None
+    if checkpoint is not None:
+        key, resume, checkpointer = _sampling_checkpoint(
+            checkpoint, checkpoint_every, compiled, model.data_values, key, random_seed is not None, draws=draws,
+            tune=tune, chains=chains, target_accept=target_accept, max_treedepth=max_treedepth, initvals=initvals,
+            jitter=bool(jitter), init=init)
+    jitter_key, nuts_key = jax.random.split(key)
+    if resume is not None:
+        positions = resume.states.position
+    elif init == "pathfinder":
+        positions = pathfinder_initial_positions(model, chains, jitter_key, initvals, placement=placement)
+    else:
+        positions = _initial_positions(compiled, compiled.position_from_point(initvals), data, chains, jitter_key,
+                                       jitter and init != "adapt_diag")
+    programs = compiled.programs.get(NUTS(tune, target_accept, max_treedepth, data_signature(data)), compiled)
+    began = time.perf_counter()
+    flat, stats = _run_chains(compiled, programs, nuts_key, positions, data, draws, tune, target_accept, max_treedepth,
+                              progressbar, resume, checkpointer)
+    elapsed = time.perf_counter() - began
+    if flat.shape[1] < draws:
+        warnings.warn(f"Interrupted at draw {flat.shape[1]} of {draws}: returning the {flat.shape[1]} draws of each "
+                      "chain completed after tuning.", stacklevel=2)
+    result = _sample_result(model, placed, flat, stats, idata_kwargs, return_inferencedata, elapsed, tune)
+    n_divergent = int(np.sum(stats["diverging"]))
+    if n_divergent:
+        warnings.warn(f"There were {n_divergent} divergences after tuning. Increase `target_accept` or "
+                      "reparameterize.", stacklevel=2)
+    return result
+
+
+def _run_chains(compiled, programs, key, positions, data, draws: int, tune: int, target_accept: float,
+                max_treedepth: int, progressbar: bool, resume, checkpointer):
+    """NUTS from ``positions`` (one chain each) with a progress bar; Ctrl-C keeps the draws made."""
+    bar, progress_fn = _progress(tune, draws, positions.shape[0], progressbar and is_main_process())
+    try:
+        with InterruptFlag() as interrupt:
+            return run_nuts(key, compiled.logdensity_fn, positions, data, num_warmup=tune, num_draws=draws,
+                            target_accept=target_accept, max_tree_depth=max_treedepth, progress_fn=progress_fn,
+                            programs=programs, interrupt=interrupt, resume=resume, checkpoint_fn=checkpointer)
+    finally:
+        bar.close()
+
+
+def _check_arguments(*, model, random_seed, progressbar, jitter, return_inferencedata, initvals, init, idata_kwargs,
+                     draws, chains, max_treedepth, target_accept, tune) -> dict:
+    """``sample``'s checks of its arguments' values; the checked ``idata_kwargs``."""
     check_model_argument(model, "sample")
     check_seed(random_seed, "sample")
     for name, value in (("progressbar", progressbar), ("jitter", jitter),
@@ -242,15 +300,17 @@ def sample(
     if not isinstance(init, str) or init not in INITS:
         raise FitError(f"sample: init must be one of {INITS}; got {init!r}.")
     idata_kwargs = check_idata_kwargs(idata_kwargs, "sample")
-    model = modelcontext(model, what="sample")
     for name, value in (("draws", draws), ("chains", chains), ("max_treedepth", max_treedepth)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise FitError(f"sample: {name} must be a positive integer; got {value!r}.")
+        positive_int(value, name, "sample")
     if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float, np.number)) \
             or not 0 < target_accept < 1:
         raise FitError(f"sample: target_accept must be a number in (0, 1); got {target_accept!r}.")
-    if isinstance(tune, bool) or not isinstance(tune, (int, np.integer)) or tune < 0:
-        raise FitError(f"sample: tune must be a non-negative integer; got {tune!r}.")
+    nonnegative_int(tune, "tune", "sample")
+    return idata_kwargs
+
+
+def _checked_model(model: Model):
+    """The compiled model, once it can be sampled with NUTS."""
     compiled = model.compile()
     if compiled.dim == 0:
         raise FitError("sample: the model has no free variables: there is nothing to sample.")
@@ -258,50 +318,22 @@ def sample(
         raise FitError(f"sample: the free variables {compiled.discrete_free} are discrete; NUTS needs continuous "
                        "ones (observe them, or marginalise them out).")
     check_data(model)
-    placement = placement_for(devices, "sample: devices")
-    placed = model.placed_data(placement)
-    data = placed.arrays
-    signature = data_signature(data)
-    key = as_key(random_seed)
-    resume = checkpointer = None
-    if checkpoint is not None:
-        key, resume, checkpointer = _sampling_checkpoint(
-            checkpoint, checkpoint_every, compiled, model.data_values, key, random_seed is not None, draws=int(draws),
-            tune=int(tune), chains=int(chains), target_accept=float(target_accept),
-            max_treedepth=int(max_treedepth), initvals=initvals, jitter=bool(jitter), init=init)
-    jitter_key, nuts_key = jax.random.split(key)
-    if resume is not None:
-        positions = resume.states.position
-    elif init == "pathfinder":
-        positions = pathfinder_initial_positions(model, int(chains), jitter_key, initvals, placement=placement)
-    else:
-        start = compiled.position_from_point(initvals)
-        positions = _initial_positions(compiled, start, data, int(chains), jitter_key,
-                                       jitter and init != "adapt_diag")
-    programs = compiled.programs.get(NUTS(int(tune), float(target_accept), int(max_treedepth), signature), compiled)
-    bar, progress_fn = _progress(int(tune), int(draws), int(chains), progressbar and is_main_process())
-    began = time.perf_counter()
-    try:
-        with InterruptFlag() as interrupt:
-            flat, stats = run_nuts(nuts_key, compiled.logdensity_fn, positions, data, num_warmup=int(tune),
-                                   num_draws=int(draws), target_accept=float(target_accept),
-                                   max_tree_depth=int(max_treedepth), progress_fn=progress_fn, programs=programs,
-                                   interrupt=interrupt, resume=resume, checkpoint_fn=checkpointer)
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - began
-    chains_, draws_ = flat.shape[:2]
-    if draws_ < int(draws):
-        warnings.warn(f"Interrupted at draw {draws_} of {int(draws)}: returning the {draws_} draws of each chain "
-                      "completed after tuning.", stacklevel=2)
-    constrain = compiled.programs.get(Constrain(signature), compiled)
-    values = placed.cut(constrain(jnp.asarray(flat.reshape(chains_ * draws_, -1)), data))
-    posterior = {name: np.asarray(value).reshape((chains_, draws_) + value.shape[1:])
+    return compiled
+
+
+def _sample_result(model: Model, placed, flat, stats: dict, idata_kwargs: dict, return_inferencedata: bool,
+                   elapsed: float, tune: int):
+    """The draws ``flat`` (chains, draws, dim) constrained, as InferenceData (or a dict of groups)."""
+    compiled = model.compile()
+    chains, draws = flat.shape[:2]
+    constrain = compiled.programs.get(Constrain(data_signature(placed.arrays)), compiled)
+    values = placed.cut(constrain(jnp.asarray(flat.reshape(chains * draws, -1)), placed.arrays))
+    posterior = {name: np.asarray(value).reshape((chains, draws) + value.shape[1:])
                  for name, value in values.items()}
     sample_stats = {name: stats[name] for name in STAT_NAMES if name in stats}
     log_likelihood = None
     if idata_kwargs.get("log_likelihood"):
-        log_likelihood = log_likelihood_values(model, posterior, compiled.observed_names, placement)
+        log_likelihood = log_likelihood_values(model, posterior, compiled.observed_names, placed.placement)
     if not return_inferencedata:
         groups = {"posterior": posterior, "sample_stats": sample_stats}
         return groups if log_likelihood is None else dict(groups, log_likelihood=log_likelihood)
@@ -310,10 +342,6 @@ def sample(
                               posterior=posterior, sample_stats=sample_stats, log_likelihood=log_likelihood,
                               observed_data=observed, constant_data=constant)
     for group in ("posterior", "sample_stats"):
-        idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": int(tune), "inference_library": "credo",
+        idata[group].attrs.update({"sampling_time": elapsed, "tuning_steps": tune, "inference_library": "credo",
                                    **devices_attrs(placed.describe())})
-    n_divergent = int(np.sum(stats["diverging"]))
-    if n_divergent:
-        warnings.warn(f"There were {n_divergent} divergences after tuning. Increase `target_accept` or "
-                      "reparameterize.", stacklevel=2)
     return idata
