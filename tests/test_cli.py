@@ -36,6 +36,7 @@ def test_demo_moons_reduced_run(tmp_path, capsys):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_demo_function_returns_accuracy_and_timings():
     lines = []
     result = run_moons_demo(n=1000, draws=100, ppc_samples=50, seed=3, out=None, progressbar=False,

@@ -24,6 +24,7 @@ def correlated():
     return model, reference, covariance, meanfield, laplace
 
 
+@pytest.mark.slow
 def test_an_exact_gaussian_gets_a_small_khat(correlated):
     # The Laplace approximation of a Gaussian is the Gaussian itself: log p - log q is constant.
     _, _, _, _, laplace = correlated

@@ -35,6 +35,7 @@ def _perturbed_state(method, dim=3, seed=0):
     return state._replace(params=params)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flow", ["realnvp*1-iaf*1"])
 def test_log_q_of_draws_is_the_inverse_density(flow):
     method = NormalizingFlow(flow=flow)
@@ -71,6 +72,7 @@ def gaussian_fit():
     return model, reference, approx
 
 
+@pytest.mark.slow
 def test_nfvi_recovers_a_correlated_gaussian(gaussian_fit):
     # Started at the mode, whitened: the base is exact and the layers must learn to stay out of the way.
     # A 10% error in a sd costs only about 0.01 nats of KL, about what the one-draw Monte Carlo ELBO's

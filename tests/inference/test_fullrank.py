@@ -57,6 +57,7 @@ def test_fullrank_recovers_mean_and_covariance(fits):
     assert np.corrcoef(draws.T)[0, 1] > 0.85 and np.corrcoef(draws.T)[2, 3] < -0.5
 
 
+@pytest.mark.slow
 def test_meanfield_recovers_means_and_conditional_sds(fits):
     approx = fits["meanfield"]
     np.testing.assert_allclose(approx.mean["x"], MEAN, atol=0.05)
@@ -120,6 +121,7 @@ def regression():
     return unscaled_regression()
 
 
+@pytest.mark.slow
 def test_fullrank_recovers_badly_scaled_correlated_regression(regression):
     model, mean, cov = regression
     sd = np.sqrt(np.diag(cov))
@@ -174,6 +176,7 @@ def test_laplace_is_the_gaussian_at_the_mode(regression):
     assert len(approx.hist) == 200
 
 
+@pytest.mark.slow
 def test_init_map_falls_back_with_a_warning_when_there_is_no_mode():
     # A centred hierarchical model: the density is unbounded as tau -> 0 (no mode).
     with cr.Model():

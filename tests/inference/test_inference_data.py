@@ -93,6 +93,7 @@ def test_compute_log_likelihood_is_not_scaled_by_total_size():
     assert cr.compute_log_likelihood(idata, model=model) is idata and "log_likelihood" in idata.groups()
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values")  # arviz under pandas 3
 def test_nuts_log_likelihood_loo_and_compare():
     models = {}
@@ -115,6 +116,7 @@ def test_nuts_log_likelihood_loo_and_compare():
     assert set(comparison.index) == {"linear", "constant"}
 
 
+@pytest.mark.slow
 def test_predictions_extend_and_dicts(fitted):
     model, approx = fitted
     idata = approx.sample(20, random_seed=1)

@@ -130,6 +130,7 @@ with model, warnings.catch_warnings(record=True) as caught:
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_sampling_returns_the_draws_so_far():
     process = _start(SAMPLE_SCRIPT, 200)
     _wait_for(process, "sampling 1")  # some draws were kept
@@ -144,6 +145,7 @@ def test_ctrl_c_during_sampling_returns_the_draws_so_far():
     assert latency < 4.0, latency  # a generous bound for a loaded machine (BENCHMARKS.md has the figure)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_tuning_raises_an_error_that_says_so():
     process = _start(SAMPLE_SCRIPT, 20_000)
     _wait_for(process, "tuning runs")  # past compiling, which cannot be interrupted
@@ -248,6 +250,7 @@ def test_checkpoint_arguments_are_checked(tmp_path):
             cr.fit(10, random_seed=0, progressbar=False, checkpoint=tmp_path / "b.npz", n_starts=2)
 
 
+@pytest.mark.slow
 def test_a_sampling_checkpoint_continues_the_draws_exactly(tmp_path):
     path = tmp_path / "trace.npz"
     model = make_model()

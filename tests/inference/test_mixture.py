@@ -34,6 +34,7 @@ def mixture(model):
         return cr.fit(2000, random_seed=3, progressbar=False, n_starts=MEMBERS, keep="all", obj_optimizer=OPTIMIZER)
 
 
+@pytest.mark.slow
 def test_every_start_is_kept_and_the_members_find_both_modes(mixture):
     assert isinstance(mixture.family, Mixture) and mixture.family.label == f"mixture{MEMBERS}[meanfield]"
     np.testing.assert_allclose(mixture.weights, np.full(MEMBERS, 1 / MEMBERS), rtol=1e-6)

@@ -42,6 +42,7 @@ def test_multi_start_keeps_the_best_and_reports_every_final_loss(model):
     assert abs(abs(float(multi.mean["w"])) - 1.5) < 0.3
 
 
+@pytest.mark.slow
 def test_multi_start_with_the_map_start_of_full_rank(model):
     with model:
         approx = cr.fit(500, method="fullrank_advi", random_seed=0, progressbar=False, n_starts=3,

@@ -25,6 +25,7 @@ def gaussian():
     return model, reference, covariance, single, multi
 
 
+@pytest.mark.slow
 def test_single_path_recovers_a_correlated_gaussian(gaussian):
     # Pathfinder's normal is the L-BFGS inverse Hessian at the iterate with the best 25-draw ELBO: on this
     # 4-d Gaussian the ELBO noise picks an iterate near the end of the path whose inverse Hessian is not yet
@@ -45,6 +46,7 @@ def test_a_normals_log_density_is_scipys(gaussian):
     np.testing.assert_allclose(log_q, single.family.state_log_prob(single.state, draws), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_multi_path_is_the_mixture_of_its_paths(gaussian):
     _, reference, _, _, multi = gaussian
     params = multi.params
@@ -123,6 +125,7 @@ def _schools():
     return model
 
 
+@pytest.mark.slow
 def test_pathfinder_starts_nuts_chains_in_the_posterior():
     model = _schools()
     compiled = model.compile()

@@ -58,6 +58,7 @@ def test_nuts_matches_the_conjugate_posterior_within_monte_carlo_error(regressio
     assert np.all(np.abs(draws.std(0) - sd) < 4 * sd / np.sqrt(2 * ess))
 
 
+@pytest.mark.slow
 def test_inference_data_groups(regression):
     model, _, _, idata = regression
     assert set(idata.groups()) >= {"posterior", "sample_stats", "observed_data", "constant_data"}
@@ -105,6 +106,7 @@ def test_plot_trace_works(regression):
     plt.close("all")
 
 
+@pytest.mark.slow
 def test_initvals_reproducibility_progress_bar_and_errors(capsys):
     with cr.Model():
         cr.Normal("a", 5, 0.1)

@@ -30,7 +30,7 @@ def model():
     return make_model()
 
 
-@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+@pytest.mark.parametrize("method", ["advi", pytest.param("fullrank_advi", marks=pytest.mark.slow)])
 def test_save_load_sample_refine_round_trip(model, tmp_path, method):
     path = tmp_path / f"{method}.npz"
     with model:

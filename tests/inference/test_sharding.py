@@ -50,6 +50,7 @@ def run_scenario(tmp_path, name: str, *args: str, devices: int = 4) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_full_batch_on_four_devices_is_the_one_device_fit(tmp_path):
     got = run_scenario(tmp_path, "full_batch")
     assert got["devices"] == 4

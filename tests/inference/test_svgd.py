@@ -19,6 +19,7 @@ def _kernel(x, y, bandwidth):
     return jnp.exp(-jnp.sum((x - y) ** 2) / bandwidth)
 
 
+@pytest.mark.slow
 def test_the_direction_and_discrepancy_follow_their_definitions():
     rng = np.random.default_rng(0)
     particles = rng.normal(size=(6, 3))

@@ -36,6 +36,7 @@ def normal_logpdf(value, sigma):
     return jnp.sum(-0.5 * (value / sigma) ** 2 - jnp.log(sigma) - 0.5 * np.log(2 * np.pi))
 
 
+@pytest.mark.slow
 def test_a_small_cnn_has_the_log_density_and_gradient_of_the_hand_written_one():
     rng = np.random.default_rng(0)
     images, labels = rng.normal(size=(6, 6, 6, 2)), rng.integers(0, 3, size=6)
@@ -174,6 +175,7 @@ def test_the_convolutions_own_gradient_is_jaxs(stride, padding):
     np.testing.assert_allclose(second, jax.hessian(lambda w: jaxs(x, w))(w), rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_the_laplace_approximation_of_a_convolution_uses_its_exact_curvature():
     # init="map" and method="laplace" need the Hessian (by reverse mode twice through the convolution): a
     # logistic regression on the sum of a linear convolution's outputs, its precision against jax.hessian

@@ -22,6 +22,7 @@ def test_the_data_and_the_shifted_digits():
     assert 0.25 < np.std(noise) < 0.5 and shifted["noised"].min() >= 0 and shifted["noised"].max() <= 1
 
 
+@pytest.mark.slow
 def test_a_short_demo_reports_every_score_and_writes_its_plots(tmp_path):
     lines = []
     result = run_digits_demo(n=300, draws=20, out=tmp_path, progressbar=False, echo=lines.append)

@@ -231,6 +231,7 @@ def test_the_approximation_is_the_fit_on_the_estimators_own_padded_data():
     assert longer.num_steps == 350 and np.isfinite(longer.hist).all()
 
 
+@pytest.mark.slow
 def test_an_ensemble_of_members_shares_the_draws_equally():
     rng = np.random.default_rng(1)
     X = rng.uniform(-2, 2, size=(80, 2))
