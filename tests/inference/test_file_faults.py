@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import credo as cr
+from credo.inference import io
 from credo.inference.io import ApproximationFileError, write_arrays
 
 from subprocess_lines import Lines
@@ -90,6 +91,22 @@ def test_kill_9_during_saves_never_leaves_an_unreadable_file(tmp_path):
         steps.append(loaded.num_steps)
         np.testing.assert_array_equal(loaded.mean_unconstrained, approx.mean_unconstrained)
     assert len(set(steps)) > 1  # the kills landed while saves were going on
+    # The killed saves left their temporary files; the next save removes them.
+    approx.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npz"]
+
+
+def test_a_save_removes_the_temporary_files_of_killed_saves_only(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = io._host()
+    names = {"dead": f".fit.npz.{host}.{dead.pid}.x1.tmp", "alive": f".fit.npz.{host}.{os.getppid()}.x2.tmp",
+             "other host": f".fit.npz.{host}-other.{dead.pid}.x3.tmp", "other file": f".fit2.npz.{host}.{dead.pid}.x4.tmp"}
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"partial")
+    write_arrays(tmp_path / "fit.npz", {"a": np.arange(3)})
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["fit.npz", names["alive"], names["other host"], names["other file"]])
 
 
 def test_a_flipped_byte_is_refused_or_harmless(saved):

@@ -9,7 +9,11 @@ dtypes), and the credo version.
 
 Saving is atomic: the file is written under a temporary name in the same
 folder, flushed to disk, then renamed over the target, so a crash, a kill
-or a full disk during a save leaves the previous file intact.
+or a full disk during a save leaves the previous file intact. The temporary
+name holds the host and process id (``.fit.npz.<host>.<pid>.<random>.tmp``):
+a process killed during a save (``kill -9``, a lost node) leaves its
+temporary file behind, and the next save to that path on that host removes
+the ones whose process is gone.
 
 Loading reads the file with ``allow_pickle=False``, so it never runs code
 from it; it reads the metadata first, checks them against the model and
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
 import tempfile
 import zipfile
@@ -81,7 +86,8 @@ def write_arrays(path, arrays: dict[str, np.ndarray]) -> None:
         return
     path = Path(os.fspath(path))
     folder = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    prefix = f".{path.name}.{_host()}."
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", delete=False)
     try:
         with handle:
             np.savez(handle, **arrays)
@@ -94,6 +100,7 @@ def write_arrays(path, arrays: dict[str, np.ndarray]) -> None:
         except OSError:
             pass
         raise
+    _remove_orphans(folder, prefix)
     try:  # make the rename itself durable
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - a platform without directory descriptors
@@ -104,6 +111,35 @@ def write_arrays(path, arrays: dict[str, np.ndarray]) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+def _host() -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "host"
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def _remove_orphans(folder: Path, prefix: str) -> None:
+    """Remove the temporary files ``prefix<pid>.*.tmp`` of saves whose process died before renaming them."""
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(prefix) and name.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and _process_gone(int(pid)):
+            try:
+                os.unlink(folder / name)
+            except OSError:
+                pass
 
 
 def _flatten(tree: dict, prefix: str) -> dict[str, np.ndarray]:
