@@ -39,7 +39,7 @@ from .results import as_key
 from .starts import FitPlan, fit_best_start, fit_mixture
 from .svgd import SteinParticles
 
-__all__ = ["ADVI", "DEFAULT_CHUNK_SIZE", "INITS", "NFVI", "SVGD", "FullRankADVI", "LowRankADVI", "Pathfinder", "fit"]
+__all__ = ["fit", "ADVI", "FullRankADVI", "LowRankADVI", "SVGD", "NFVI", "Pathfinder", "DEFAULT_CHUNK_SIZE", "INITS"]
 
 #: Steps compiled into one ``lax.scan`` call; the progress bar moves once per chunk.
 DEFAULT_CHUNK_SIZE = 1000
