@@ -42,6 +42,9 @@ TRIALS: dict[str, dict] = {
     "members5_fanin": {"n_members": 5, "prior_sigma": "fanin"},
     "fanin": {"prior_sigma": "fanin"},
     "members5_lr3e-3": {"n_members": 5, "learning_rate": 3e-3},
+    "hetero": {"noise": "heteroscedastic"},
+    "members3_hetero": {"n_members": 3, "noise": "heteroscedastic"},
+    "members5_hetero": {"n_members": 5, "noise": "heteroscedastic"},
 }
 
 

@@ -258,7 +258,7 @@ class BNNBase(BaseEstimator):
         likelihood.
         """
         key = (type(self).__name__, self.n_features_in_, self._n_outputs(), self._hidden, self.activation,
-               self._prior, rows, batch_size)
+               self._prior, self._likelihood_key(), rows, batch_size)
 
         def build() -> Model:
             shape_rows = 1 if rows is None else rows
@@ -266,6 +266,10 @@ class BNNBase(BaseEstimator):
             return self._build_model(placeholder, batch_size, batch_seed=0)
 
         return template(key, build)
+
+    def _likelihood_key(self) -> tuple:
+        """What, beyond the network, sets the subclass's likelihood (part of the template's key)."""
+        return ()
 
     #: Minus the log-likelihood of one padded row (a constant): removed from ``loss_curve_``.
     def _padding_loss(self) -> float:  # pragma: no cover - defined by subclasses
@@ -377,20 +381,21 @@ class BNNBase(BaseEstimator):
         X = validate(self, X, reset=False, dtype=np.float64)
         return (X - self.X_mean_) / self.X_std_
 
-    def _draws(self, X_std: np.ndarray, name: str, posterior: dict, seed: int) -> np.ndarray:
-        """Draws ``(S, n, ...)`` of ``name`` (a deterministic or the likelihood) at the standardised inputs.
+    def _draws(self, X_std: np.ndarray, names: tuple, posterior: dict, seed: int) -> dict:
+        """Draws ``(S, n, ...)`` of each of ``names`` (deterministics, the likelihood) at the standardised
+        inputs, from one compiled call.
 
         The rows are padded to one of a few counts: predictions on sets of
         similar size share one compiled program.
         """
         data, n = self._padded_data(X_std)
         compiled = self._template_model().compile()
-        values = predictive_draws(compiled, posterior, data, (name,), as_key(seed), self._placement())
-        return np.asarray(values[name], dtype=np.float64)[:, :n]
+        values = predictive_draws(compiled, posterior, data, tuple(names), as_key(seed), self._placement())
+        return {name: np.asarray(values[name], dtype=np.float64)[:, :n] for name in names}
 
     def _deterministic_draws(self, X_std: np.ndarray, name: str) -> np.ndarray:
         """Draws ``(S, n, ...)`` of the deterministic ``name`` at the standardised inputs."""
-        return self._draws(X_std, name, self.posterior_, seed=0)
+        return self._draws(X_std, (name,), self.posterior_, seed=0)[name]
 
     def _observed_draws(self, X_std: np.ndarray, draws: int | None, random_state) -> np.ndarray:
         total = next(iter(self.posterior_.values())).shape[0]
@@ -407,7 +412,7 @@ class BNNBase(BaseEstimator):
         else:
             index = np.arange(total)
         posterior = {name: value[index] for name, value in self.posterior_.items()}
-        return self._draws(X_std, "y_obs", posterior, seed)
+        return self._draws(X_std, ("y_obs",), posterior, seed)["y_obs"]
 
     @property
     def approximation_(self):
