@@ -63,6 +63,9 @@ def run(args) -> None:
         for name in args.names:
             n_features = load_uci(name, split=0, data_dir=args.data_dir).X_train.shape[1]
             for split in (args.split_ids if args.split_ids else range(args.splits)):
+                if args.stop_at and time.strftime("%H:%M", time.gmtime()) >= args.stop_at:
+                    print(f"{args.stop_at} UTC passed: no further splits started", flush=True)
+                    return
                 row = run_split(name, split, args.data_dir, random_state=split, **params_for(trial, n_features))
                 row.update(trial=trial, name=name, time=time.strftime("%Y-%m-%d %H:%M:%S"))
                 with out.open("a") as handle:
@@ -98,6 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", type=int, default=3, help="the first K splits of each")
     parser.add_argument("--split-ids", nargs="*", type=int, default=None, help="these splits instead")
     parser.add_argument("--out", default="uci_trials.jsonl")
+    parser.add_argument("--stop-at", default=None, help="HH:MM (UTC, same day): start no split after it")
     parser.add_argument("--table", action="store_true", help="print the table of the rows in --out and stop")
     args = parser.parse_args(argv)
     if args.table:
