@@ -42,9 +42,16 @@ TRIALS: dict[str, dict] = {
     "members5_fanin": {"n_members": 5, "prior_sigma": "fanin"},
     "fanin": {"prior_sigma": "fanin"},
     "members5_lr3e-3": {"n_members": 5, "learning_rate": 3e-3},
-    "hetero": {"noise": "heteroscedastic"},
-    "members3_hetero": {"n_members": 3, "noise": "heteroscedastic"},
-    "members5_hetero": {"n_members": 5, "noise": "heteroscedastic"},
+    # heteroscedastic noise fitted from the start (noise_warmup=0), then with the warm-up
+    "hetero": {"noise": "heteroscedastic", "noise_warmup": 0.0},
+    "members5_hetero": {"n_members": 5, "noise": "heteroscedastic", "noise_warmup": 0.0},
+    "hetero_lr3e-3": {"noise": "heteroscedastic", "noise_warmup": 0.0, "learning_rate": 3e-3},
+    "hetero_warmup": {"noise": "heteroscedastic", "noise_warmup": 0.5},
+    "hetero_warmup_lr3e-3": {"noise": "heteroscedastic", "noise_warmup": 0.5, "learning_rate": 3e-3},
+    "members3_hetero_warmup_lr3e-3": {"n_members": 3, "noise": "heteroscedastic", "noise_warmup": 0.5,
+                                      "learning_rate": 3e-3},
+    "members5_hetero_warmup_lr3e-3": {"n_members": 5, "noise": "heteroscedastic", "noise_warmup": 0.5,
+                                      "learning_rate": 3e-3},
 }
 
 

@@ -2,6 +2,7 @@
 
 import pickle
 
+import jax
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -157,3 +158,51 @@ def test_credo_uci_noise_option(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["tiny", "--data-dir", str(tmp_path), "--noise", "hetero"])
     assert "invalid choice: 'hetero'" in capsys.readouterr().err
+
+
+def test_the_warmup_fits_the_mean_with_one_noise_scale_and_the_noise_to_the_residuals():
+    X, y = synthetic(60, seed=3)
+    model = BNNRegressor(hidden_layer_sizes=(4,), n_iter=40, draws=10, noise="heteroscedastic", random_state=0)
+    model.fit(X, y)
+    approx = model.approximation_
+    data = dict(approx.model.data_values)
+    assert float(data["warmup"]) == 0.0  # the fitted model is the heteroscedastic one, with no warm-up term
+    compiled = approx.model.compile()
+    rng = np.random.default_rng(0)
+    position = jax.numpy.asarray(0.5 * rng.normal(size=compiled.dim), data["X"].dtype)
+
+    def log_density(warmup):
+        return compiled.logdensity_fn(position, {**data, "warmup": jax.numpy.asarray(warmup, data["X"].dtype)})
+
+    # the network by numpy at this position
+    w = {info.name: np.asarray(position[info.offset: info.offset + info.size], np.float64).reshape(info.shape)
+         for info in compiled.free}
+    Xs, ys, mask = (np.asarray(data[name], np.float64) for name in ("X", "y", "mask"))
+    hidden = np.maximum(Xs @ w["net_0_w"] + w["net_0_b"], 0.0)
+    raw = hidden @ w["net_out_w"] + w["net_out_b"]
+    mu, sigma = raw[:, 0], np.logaddexp(0.0, raw[:, 1]) + NOISE_FLOOR
+    constant = np.logaddexp(0.0, w["net_out_b"][1]) + NOISE_FLOOR
+    # the warm-up's log-likelihood: Normal(y | mu, one noise scale) for the mean and Normal(y | mu held still,
+    # sigma(x)) for the noise, so its value is Normal(y | mu, one noise scale) more than the model's (less the
+    # constant of the density, which the warm-up term leaves out) ...
+    change = norm.logpdf(ys, mu, constant) + 0.5 * np.log(2 * np.pi)
+    assert float(log_density(1.0) - log_density(0.0)) == pytest.approx(float(np.sum(change * mask)), rel=1e-4)
+    # ... and its gradient: the mean's output weights are pulled as with the one noise scale, the noise's as by
+    # the residuals of a mean held still (both beside the Normal(0, 1) prior's pull, -w)
+    gradient = np.asarray(jax.grad(lambda p: compiled.logdensity_fn(
+        p, {**data, "warmup": jax.numpy.asarray(1.0, p.dtype)}))(position), np.float64)
+    info = next(i for i in compiled.free if i.name == "net_out_w")
+    out_gradient = gradient[info.offset: info.offset + info.size].reshape(info.shape)
+    residual = (ys - mu) * mask
+    mean_pull = hidden.T @ (residual / constant**2) - w["net_out_w"][:, 0]
+    d_sigma = 1.0 / (1.0 + np.exp(-raw[:, 1]))
+    noise_pull = hidden.T @ (mask * (residual**2 / sigma**3 - 1.0 / sigma) * d_sigma) - w["net_out_w"][:, 1]
+    np.testing.assert_allclose(out_gradient[:, 0], mean_pull, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(out_gradient[:, 1], noise_pull, rtol=1e-3, atol=1e-3)
+    # without the warm-up the mean's weights feel the per-row noise: a different pull
+    plain = np.asarray(jax.grad(lambda p: compiled.logdensity_fn(
+        p, {**data, "warmup": jax.numpy.asarray(0.0, p.dtype)}))(position), np.float64)
+    assert not np.allclose(plain[info.offset: info.offset + info.size].reshape(info.shape)[:, 0], mean_pull,
+                           rtol=1e-2)
+    with pytest.raises(ValueError, match=r"noise_warmup must be a number in \[0, 1\)"):
+        BNNRegressor(noise="heteroscedastic", noise_warmup=1.0, n_iter=10).fit(X, y)

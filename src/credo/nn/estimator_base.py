@@ -13,6 +13,7 @@ import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -231,7 +232,8 @@ class BNNBase(BaseEstimator):
                 total_size = int(X.shape[0])
             out = mlp("net", x_node, hidden=self._hidden, out_units=self._n_outputs(), activation=self.activation,
                       prior_sigma=self._prior, random_seed=0)
-            self._likelihood(out, y_node, mask_node, total_size)
+            extra = {name: Data(name, data[name]) for name in self._stage_data()}
+            self._likelihood(out, y_node, mask_node, total_size, **extra)
         return model
 
     def _padded_data(self, X_std: np.ndarray, y: np.ndarray | None = None, pad: bool = True) -> tuple[dict, int]:
@@ -242,12 +244,22 @@ class BNNBase(BaseEstimator):
         y = self._placeholder_y(n) if y is None else y
         mask = np.zeros(rows)
         mask[:n] = 1.0
-        return device_data({"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask}, self._dtypes()), n
+        arrays = {"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask, **self._stage_data()}
+        return device_data(arrays, self._dtypes()), n
 
     def _dtypes(self) -> dict:
         """The dtypes of the model's data: floats as credo's (float32, or float64 with x64), integer labels."""
         real = jnp.zeros(()).dtype
-        return {"X": real, "y": np.int32 if self._kind == "classification" else real, "mask": real}
+        return {"X": real, "y": np.int32 if self._kind == "classification" else real, "mask": real,
+                **{name: real for name in self._stage_data()}}
+
+    def _stage_data(self) -> dict:
+        """Scalar data of the model beside the rows, at their values after the fit (see :meth:`_fit_stages`)."""
+        return {}
+
+    def _fit_stages(self, n_iter: int) -> list[tuple[int, dict]]:
+        """The fit's stages: ``(steps, values of stage data)``, run in turn by one compiled program."""
+        return [(n_iter, {})]
 
     def _template_model(self, rows: int | None = None, batch_size: int | None = None) -> Model:
         """The template model of this estimator's structure (see :mod:`credo.nn.templates`).
@@ -364,7 +376,15 @@ class BNNBase(BaseEstimator):
         runner = compiled.programs.get(ADVIChunk(family, optimizer, 1, chunk_size, tuple(model.minibatches),
                                                  signature), compiled)
         key = as_key(seed)
-        run = run_chunks(runner, state, key, data, n_iter, chunk_size, progressbar=bool(self.progressbar))
+        run = None
+        for steps, values in self._fit_stages(n_iter):  # the stage data are arguments: one program for every stage
+            stage = {**data, **{name: jax.device_put(jnp.asarray(value, data[name].dtype), data[name].sharding)
+                                for name, value in values.items()}}
+            if run is None:
+                run = run_chunks(runner, state, key, stage, steps, chunk_size, progressbar=bool(self.progressbar))
+            elif steps > 0 and np.all(run.alive) and run.stop_reason is None:
+                run = run_chunks(runner, run.state, key, stage, steps, chunk_size, hist=run.hist, alive=run.alive,
+                                 progressbar=bool(self.progressbar))
         if not np.all(run.alive):
             warnings.warn(f"{type(self).__name__}: the loss turned non-finite at iteration {len(run.hist)}. "
                           "Predictions use the last finite approximation; try a smaller learning_rate.",

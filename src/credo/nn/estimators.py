@@ -32,16 +32,33 @@ Examples
 
 from __future__ import annotations
 
+from numbers import Real
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..distributions import Bernoulli, Categorical, HalfNormal, Normal
 from ..model import math as cm
-from ..model.core import Deterministic
+from ..model.core import Deterministic, Potential, modelcontext
 from .estimator_base import LOG_2PI, BNNBase, logsumexp_mean, standardize_stats, validate
 
 __all__ = ["BNNClassifier", "BNNRegressor", "NOISE_MODELS", "NOISE_FLOOR"]
+
+
+def _warmup_log_density(y, mu, sigma, sigma_constant, mask):
+    """What the warm-up adds to the log-likelihood ``log Normal(y | mu, sigma)`` (see ``noise_warmup``),
+    summed over the rows of ``mask``: with it the log-likelihood is ``log Normal(y | mu, sigma_constant)``
+    (the mean fitted with one noise scale) plus ``log Normal(y | mu held still, sigma)`` (the noise scale
+    fitted to the mean's residuals), less the density's constant."""
+
+    def log_normal(mean, scale):
+        return -0.5 * ((y - mean) / scale) ** 2 - jnp.log(scale)
+
+    change = log_normal(mu, sigma_constant) - log_normal(mu, sigma) + log_normal(jax.lax.stop_gradient(mu), sigma)
+    return jnp.sum(change * mask)
 
 
 #: The noise models of :class:`BNNRegressor`.
@@ -128,6 +145,18 @@ class BNNRegressor(RegressorMixin, BNNBase):
         One learned noise scale for every input, or a noise scale per input
         (the network's second output, see above): the predictive density
         then widens where the data are noisier.
+    noise_warmup : float in [0, 1), default 0.5
+        With heteroscedastic noise: the fraction of the ``n_iter`` steps
+        that first fit the mean with one noise scale (``softplus`` of the
+        noise output's bias, plus the floor) while the noise output learns
+        from the residuals of the mean held still; the remaining steps fit
+        the model above. Fitted from the start, a network's noise output
+        grows where its mean is still poor, and a large noise scale there
+        weakens the pull of those rows on the mean for good (on the energy
+        set of the UCI benchmark that gave a test RMSE three times the
+        homoscedastic one); the warm-up avoids that. ``loss_curve_`` holds
+        the warm-up's objective for its steps. Ignored with homoscedastic
+        noise.
 
     Attributes
     ----------
@@ -175,18 +204,23 @@ class BNNRegressor(RegressorMixin, BNNBase):
         devices=None,
         n_members=1,
         noise="homoscedastic",
+        noise_warmup=0.5,
     ):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, prior_sigma=prior_sigma,
                          method=method, n_iter=n_iter, batch_size=batch_size, learning_rate=learning_rate,
                          draws=draws, init_std=init_std, random_state=random_state, progressbar=progressbar,
                          devices=devices, n_members=n_members)
         self.noise = noise
+        self.noise_warmup = noise_warmup
 
     def _check_params(self) -> None:
         super()._check_params()
         if not isinstance(self.noise, str) or self.noise.lower() not in NOISE_MODELS:
             raise ValueError(f"{type(self).__name__}: noise must be one of {list(NOISE_MODELS)}; got {self.noise!r}.")
         self._noise = self.noise.lower()
+        warmup = self.noise_warmup
+        if isinstance(warmup, bool) or not isinstance(warmup, (Real, np.floating, np.integer)) or not 0 <= warmup < 1:
+            raise ValueError(f"{type(self).__name__}: noise_warmup must be a number in [0, 1); got {warmup!r}.")
 
     def _heteroscedastic(self) -> bool:
         # an estimator pickled before ``noise`` existed was homoscedastic
@@ -198,7 +232,17 @@ class BNNRegressor(RegressorMixin, BNNBase):
     def _n_outputs(self):
         return 2 if self._heteroscedastic() else None
 
-    def _likelihood(self, out, y_node, mask_node, total_size):
+    def _stage_data(self) -> dict:
+        # "warmup": 1 during the warm-up of a heteroscedastic fit, 0 after it and in predictions
+        return {"warmup": 0.0} if self._heteroscedastic() else {}
+
+    def _fit_stages(self, n_iter: int) -> list[tuple[int, dict]]:
+        if not self._heteroscedastic():
+            return [(n_iter, {})]
+        warmup = int(float(self.noise_warmup) * n_iter)
+        return [(warmup, {"warmup": 1.0}), (n_iter - warmup, {})] if warmup > 0 else [(n_iter, {})]
+
+    def _likelihood(self, out, y_node, mask_node, total_size, warmup=None):
         if self._heteroscedastic():
             mu = Deterministic("mu", out[:, 0])
             sigma = Deterministic("noise", cm.softplus(out[:, 1]) + NOISE_FLOOR)
@@ -208,6 +252,12 @@ class BNNRegressor(RegressorMixin, BNNBase):
         # y ~ Normal(mu, sigma) on the rows of the data; Normal(0 | 0, 1), a constant, on padding rows (y = 0)
         Normal("y_obs", mu * mask_node, sigma * mask_node + (1.0 - mask_node), observed=y_node,
                   total_size=total_size)
+        if warmup is not None:  # the warm-up (see noise_warmup): 0 once the data's "warmup" is 0
+            sigma_constant = cm.softplus(modelcontext()["net_out_b"][1]) + NOISE_FLOOR
+            change = cm.apply(_warmup_log_density, y_node, mu, sigma, sigma_constant, mask_node)
+            if total_size is not None:  # a minibatch's likelihood stands for the whole data set's
+                change = change * (total_size / y_node.shape[0])
+            Potential("noise_warmup", warmup * change)
 
     def _padding_loss(self) -> float:
         return 0.5 * LOG_2PI
