@@ -58,7 +58,7 @@ def run_split(name: str, split: int, data_dir=None, **params: Any) -> dict:
 
     ``params`` go to :class:`credo.nn.BNNRegressor` (its defaults otherwise;
     the protocol's 50 ReLU units are its default architecture). ``ll`` is
-    the mean over test rows of :meth:`~credo.nn.BNNRegressor.log_predictive_density`,
+    the mean over test rows of ``BNNRegressor.log_predictive_density``,
     ``log (1/S) sum_s N(y | mu_s(x), sigma_s(x))`` over the ``draws``
     posterior draws, each with its own mean and noise scale (one per row
     with ``noise="heteroscedastic"``; with ``n_members > 1`` the draws come
