@@ -48,6 +48,8 @@ TRIALS: dict[str, dict] = {
     "hetero_lr3e-3": {"noise": "heteroscedastic", "noise_warmup": 0.0, "learning_rate": 3e-3},
     "hetero_warmup": {"noise": "heteroscedastic", "noise_warmup": 0.5},
     "hetero_warmup_lr3e-3": {"noise": "heteroscedastic", "noise_warmup": 0.5, "learning_rate": 3e-3},
+    "hetero_warmup_lr3e-3_iter40k": {"noise": "heteroscedastic", "noise_warmup": 0.5, "learning_rate": 3e-3,
+                                     "n_iter": 40_000},
     "members3_hetero_warmup_lr3e-3": {"n_members": 3, "noise": "heteroscedastic", "noise_warmup": 0.5,
                                       "learning_rate": 3e-3},
     "members5_hetero_warmup_lr3e-3": {"n_members": 5, "noise": "heteroscedastic", "noise_warmup": 0.5,
