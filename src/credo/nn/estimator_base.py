@@ -204,6 +204,10 @@ class BNNBase(BaseEstimator):
             or self.batch_size < 1
         ):
             raise ValueError(f"{name}: batch_size must be None or a positive integer; got {self.batch_size!r}.")
+        self._check_likelihood_params()
+
+    def _check_likelihood_params(self) -> None:
+        """Check the parameters a subclass adds for its likelihood (none here)."""
 
     # the model --------------------------------------------------------------------
     def _n_outputs(self) -> int:

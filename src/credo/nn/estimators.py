@@ -213,8 +213,7 @@ class BNNRegressor(RegressorMixin, BNNBase):
         self.noise = noise
         self.noise_warmup = noise_warmup
 
-    def _check_params(self) -> None:
-        super()._check_params()
+    def _check_likelihood_params(self) -> None:
         if not isinstance(self.noise, str) or self.noise.lower() not in NOISE_MODELS:
             raise ValueError(f"{type(self).__name__}: noise must be one of {list(NOISE_MODELS)}; got {self.noise!r}.")
         self._noise = self.noise.lower()
