@@ -42,6 +42,18 @@ TRIALS: dict[str, dict] = {
     "members5_fanin": {"n_members": 5, "prior_sigma": "fanin"},
     "fanin": {"prior_sigma": "fanin"},
     "members5_lr3e-3": {"n_members": 5, "learning_rate": 3e-3},
+    # heteroscedastic noise fitted from the start (noise_warmup=0), then with the warm-up
+    "hetero": {"noise": "heteroscedastic", "noise_warmup": 0.0},
+    "members5_hetero": {"n_members": 5, "noise": "heteroscedastic", "noise_warmup": 0.0},
+    "hetero_lr3e-3": {"noise": "heteroscedastic", "noise_warmup": 0.0, "learning_rate": 3e-3},
+    "hetero_warmup": {"noise": "heteroscedastic", "noise_warmup": 0.5},
+    "hetero_warmup_lr3e-3": {"noise": "heteroscedastic", "noise_warmup": 0.5, "learning_rate": 3e-3},
+    "hetero_warmup_lr3e-3_iter40k": {"noise": "heteroscedastic", "noise_warmup": 0.5, "learning_rate": 3e-3,
+                                     "n_iter": 40_000},
+    "members3_hetero_warmup_lr3e-3": {"n_members": 3, "noise": "heteroscedastic", "noise_warmup": 0.5,
+                                      "learning_rate": 3e-3},
+    "members5_hetero_warmup_lr3e-3": {"n_members": 5, "noise": "heteroscedastic", "noise_warmup": 0.5,
+                                      "learning_rate": 3e-3},
 }
 
 
@@ -60,6 +72,9 @@ def run(args) -> None:
         for name in args.names:
             n_features = load_uci(name, split=0, data_dir=args.data_dir).X_train.shape[1]
             for split in (args.split_ids if args.split_ids else range(args.splits)):
+                if args.stop_at and time.strftime("%H:%M", time.gmtime()) >= args.stop_at:
+                    print(f"{args.stop_at} UTC passed: no further splits started", flush=True)
+                    return
                 row = run_split(name, split, args.data_dir, random_state=split, **params_for(trial, n_features))
                 row.update(trial=trial, name=name, time=time.strftime("%Y-%m-%d %H:%M:%S"))
                 with out.open("a") as handle:
@@ -95,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", type=int, default=3, help="the first K splits of each")
     parser.add_argument("--split-ids", nargs="*", type=int, default=None, help="these splits instead")
     parser.add_argument("--out", default="uci_trials.jsonl")
+    parser.add_argument("--stop-at", default=None, help="HH:MM (UTC, same day): start no split after it")
     parser.add_argument("--table", action="store_true", help="print the table of the rows in --out and stop")
     args = parser.parse_args(argv)
     if args.table:

@@ -21,7 +21,7 @@ from credo.nn.templates import clear_templates
 FAST = dict(hidden_layer_sizes=(10,), n_iter=500, draws=100, learning_rate=0.05)
 
 
-@parametrize_with_checks([BNNRegressor(**FAST), BNNClassifier(**FAST)])
+@parametrize_with_checks([BNNRegressor(**FAST), BNNRegressor(**FAST, noise="heteroscedastic"), BNNClassifier(**FAST)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

@@ -13,6 +13,7 @@ import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -203,6 +204,10 @@ class BNNBase(BaseEstimator):
             or self.batch_size < 1
         ):
             raise ValueError(f"{name}: batch_size must be None or a positive integer; got {self.batch_size!r}.")
+        self._check_likelihood_params()
+
+    def _check_likelihood_params(self) -> None:
+        """Check the parameters a subclass adds for its likelihood (none here)."""
 
     # the model --------------------------------------------------------------------
     def _n_outputs(self) -> int:
@@ -231,7 +236,8 @@ class BNNBase(BaseEstimator):
                 total_size = int(X.shape[0])
             out = mlp("net", x_node, hidden=self._hidden, out_units=self._n_outputs(), activation=self.activation,
                       prior_sigma=self._prior, random_seed=0)
-            self._likelihood(out, y_node, mask_node, total_size)
+            extra = {name: Data(name, data[name]) for name in self._stage_data()}
+            self._likelihood(out, y_node, mask_node, total_size, **extra)
         return model
 
     def _padded_data(self, X_std: np.ndarray, y: np.ndarray | None = None, pad: bool = True) -> tuple[dict, int]:
@@ -242,12 +248,22 @@ class BNNBase(BaseEstimator):
         y = self._placeholder_y(n) if y is None else y
         mask = np.zeros(rows)
         mask[:n] = 1.0
-        return device_data({"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask}, self._dtypes()), n
+        arrays = {"X": _pad(X_std, rows), "y": _pad(y, rows), "mask": mask, **self._stage_data()}
+        return device_data(arrays, self._dtypes()), n
 
     def _dtypes(self) -> dict:
         """The dtypes of the model's data: floats as credo's (float32, or float64 with x64), integer labels."""
         real = jnp.zeros(()).dtype
-        return {"X": real, "y": np.int32 if self._kind == "classification" else real, "mask": real}
+        return {"X": real, "y": np.int32 if self._kind == "classification" else real, "mask": real,
+                **{name: real for name in self._stage_data()}}
+
+    def _stage_data(self) -> dict:
+        """Scalar data of the model beside the rows, at their values after the fit (see :meth:`_fit_stages`)."""
+        return {}
+
+    def _fit_stages(self, n_iter: int) -> list[tuple[int, dict]]:
+        """The fit's stages: ``(steps, values of stage data)``, run in turn by one compiled program."""
+        return [(n_iter, {})]
 
     def _template_model(self, rows: int | None = None, batch_size: int | None = None) -> Model:
         """The template model of this estimator's structure (see :mod:`credo.nn.templates`).
@@ -258,7 +274,7 @@ class BNNBase(BaseEstimator):
         likelihood.
         """
         key = (type(self).__name__, self.n_features_in_, self._n_outputs(), self._hidden, self.activation,
-               self._prior, rows, batch_size)
+               self._prior, self._likelihood_key(), rows, batch_size)
 
         def build() -> Model:
             shape_rows = 1 if rows is None else rows
@@ -266,6 +282,10 @@ class BNNBase(BaseEstimator):
             return self._build_model(placeholder, batch_size, batch_seed=0)
 
         return template(key, build)
+
+    def _likelihood_key(self) -> tuple:
+        """What, beyond the network, sets the subclass's likelihood (part of the template's key)."""
+        return ()
 
     #: Minus the log-likelihood of one padded row (a constant): removed from ``loss_curve_``.
     def _padding_loss(self) -> float:  # pragma: no cover - defined by subclasses
@@ -360,7 +380,15 @@ class BNNBase(BaseEstimator):
         runner = compiled.programs.get(ADVIChunk(family, optimizer, 1, chunk_size, tuple(model.minibatches),
                                                  signature), compiled)
         key = as_key(seed)
-        run = run_chunks(runner, state, key, data, n_iter, chunk_size, progressbar=bool(self.progressbar))
+        run = None
+        for steps, values in self._fit_stages(n_iter):  # the stage data are arguments: one program for every stage
+            stage = {**data, **{name: jax.device_put(jnp.asarray(value, data[name].dtype), data[name].sharding)
+                                for name, value in values.items()}}
+            if run is None:
+                run = run_chunks(runner, state, key, stage, steps, chunk_size, progressbar=bool(self.progressbar))
+            elif steps > 0 and np.all(run.alive) and run.stop_reason is None:
+                run = run_chunks(runner, run.state, key, stage, steps, chunk_size, hist=run.hist, alive=run.alive,
+                                 progressbar=bool(self.progressbar))
         if not np.all(run.alive):
             warnings.warn(f"{type(self).__name__}: the loss turned non-finite at iteration {len(run.hist)}. "
                           "Predictions use the last finite approximation; try a smaller learning_rate.",
@@ -377,20 +405,21 @@ class BNNBase(BaseEstimator):
         X = validate(self, X, reset=False, dtype=np.float64)
         return (X - self.X_mean_) / self.X_std_
 
-    def _draws(self, X_std: np.ndarray, name: str, posterior: dict, seed: int) -> np.ndarray:
-        """Draws ``(S, n, ...)`` of ``name`` (a deterministic or the likelihood) at the standardised inputs.
+    def _draws(self, X_std: np.ndarray, names: tuple, posterior: dict, seed: int) -> dict:
+        """Draws ``(S, n, ...)`` of each of ``names`` (deterministics, the likelihood) at the standardised
+        inputs, from one compiled call.
 
         The rows are padded to one of a few counts: predictions on sets of
         similar size share one compiled program.
         """
         data, n = self._padded_data(X_std)
         compiled = self._template_model().compile()
-        values = predictive_draws(compiled, posterior, data, (name,), as_key(seed), self._placement())
-        return np.asarray(values[name], dtype=np.float64)[:, :n]
+        values = predictive_draws(compiled, posterior, data, tuple(names), as_key(seed), self._placement())
+        return {name: np.asarray(values[name], dtype=np.float64)[:, :n] for name in names}
 
     def _deterministic_draws(self, X_std: np.ndarray, name: str) -> np.ndarray:
         """Draws ``(S, n, ...)`` of the deterministic ``name`` at the standardised inputs."""
-        return self._draws(X_std, name, self.posterior_, seed=0)
+        return self._draws(X_std, (name,), self.posterior_, seed=0)[name]
 
     def _observed_draws(self, X_std: np.ndarray, draws: int | None, random_state) -> np.ndarray:
         total = next(iter(self.posterior_.values())).shape[0]
@@ -407,7 +436,7 @@ class BNNBase(BaseEstimator):
         else:
             index = np.arange(total)
         posterior = {name: value[index] for name, value in self.posterior_.items()}
-        return self._draws(X_std, "y_obs", posterior, seed)
+        return self._draws(X_std, ("y_obs",), posterior, seed)["y_obs"]
 
     @property
     def approximation_(self):

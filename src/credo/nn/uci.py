@@ -57,7 +57,12 @@ def run_split(name: str, split: int, data_dir=None, **params: Any) -> dict:
     """Fit and evaluate one split: ``{"split", "rmse", "ll", "seconds", "n_train", "n_test"}``.
 
     ``params`` go to :class:`credo.nn.BNNRegressor` (its defaults otherwise;
-    the protocol's 50 ReLU units are its default architecture).
+    the protocol's 50 ReLU units are its default architecture). ``ll`` is
+    the mean over test rows of ``BNNRegressor.log_predictive_density``,
+    ``log (1/S) sum_s N(y | mu_s(x), sigma_s(x))`` over the ``draws``
+    posterior draws, each with its own mean and noise scale (one per row
+    with ``noise="heteroscedastic"``; with ``n_members > 1`` the draws come
+    from every member, so this is the ensemble's mixture density).
     """
     data = load_uci(name, split=split, data_dir=data_dir)
     params = dict(params)
@@ -173,15 +178,20 @@ def _parser() -> argparse.ArgumentParser:
                         "estimator's)")
     parser.add_argument("--draws", type=int, default=None, help="posterior draws for prediction (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="split k uses random_state seed + k (default 0)")
+    parser.add_argument("--noise", choices=["homoscedastic", "heteroscedastic"], default=None,
+                        help="one learned noise scale, or one per input (default: the estimator's, homoscedastic)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``credo uci NAME --data-dir DIR [--splits K] [--n-iter N] [--seed S]`` (``argv`` without 'uci')."""
+    """``credo uci NAME --data-dir DIR [--splits K] [--n-iter N] [--seed S] [--noise NOISE]`` (``argv``
+    without 'uci')."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     params = {}
     if args.draws is not None:
         params["draws"] = args.draws
+    if args.noise is not None:
+        params["noise"] = args.noise
     names = list(NAMES) if args.name == "all" else [args.name]
     try:
         for name in names:
