@@ -380,15 +380,15 @@ class BNNBase(BaseEstimator):
         runner = compiled.programs.get(ADVIChunk(family, optimizer, 1, chunk_size, tuple(model.minibatches),
                                                  signature), compiled)
         key = as_key(seed)
-        run = None
+        hist, alive = None, True
         for steps, values in self._fit_stages(n_iter):  # the stage data are arguments: one program for every stage
             stage = {**data, **{name: jax.device_put(jnp.asarray(value, data[name].dtype), data[name].sharding)
                                 for name, value in values.items()}}
-            if run is None:
-                run = run_chunks(runner, state, key, stage, steps, chunk_size, progressbar=bool(self.progressbar))
-            elif steps > 0 and np.all(run.alive) and run.stop_reason is None:
-                run = run_chunks(runner, run.state, key, stage, steps, chunk_size, hist=run.hist, alive=run.alive,
-                                 progressbar=bool(self.progressbar))
+            run = run_chunks(runner, state, key, stage, steps, chunk_size, hist=hist, alive=alive,
+                             progressbar=bool(self.progressbar))
+            state, hist, alive = run.state, run.hist, run.alive
+            if not np.all(alive) or run.stop_reason is not None:
+                break
         if not np.all(run.alive):
             warnings.warn(f"{type(self).__name__}: the loss turned non-finite at iteration {len(run.hist)}. "
                           "Predictions use the last finite approximation; try a smaller learning_rate.",

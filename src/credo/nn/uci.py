@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..datasets import load_uci
-from .estimators import BNNRegressor
+from .estimators import NOISE_MODELS, BNNRegressor
 
 __all__ = ["PUBLISHED", "run_uci", "run_split", "summarize", "format_results", "main"]
 
@@ -178,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
                         "estimator's)")
     parser.add_argument("--draws", type=int, default=None, help="posterior draws for prediction (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="split k uses random_state seed + k (default 0)")
-    parser.add_argument("--noise", choices=["homoscedastic", "heteroscedastic"], default=None,
+    parser.add_argument("--noise", choices=list(NOISE_MODELS), default=None,
                         help="one learned noise scale, or one per input (default: the estimator's, homoscedastic)")
     return parser
 
