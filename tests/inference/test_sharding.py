@@ -115,11 +115,11 @@ def test_memmap_larger_than_the_device_budget_trains_with_flat_memory(tmp_path):
     got = run_scenario(tmp_path, "memmap", "192", devices=1)
     assert got["streamed"] == "StreamedRows"
     assert got["file_bytes"] >= 4 * got["allowed_bytes"]
-    # 3000 batches of 512 rows (200 MB, the size of the file) stream through blocks of at most an eighth of the
-    # budget (a quarter of the file). The process's own memory grew by 32 MB (measured; 12,000 steps of a
-    # 64 MB file grew it by 72 MB against 66 MB for 3,000: bounded, mostly the allocator's arenas for the
-    # reading thread). Loading the file would add all 192 MB. The bound, half the file, tells those apart.
-    assert got["anonymous_growth_bytes"] < got["file_bytes"] // 2, got
+    # 3000 batches of 512 rows (203 MB, more than the file) stream through blocks of at most an eighth of the
+    # budget. A copy of the file, or of every batch read, needs at least the file's bytes of the process's own
+    # memory; streaming holds two blocks and their reading temporaries, plus what the allocator and XLA keep:
+    # measured 67-113 MB on the 2-core machine (one run each: 67, 70, 89, 93, 97, 101, 113) and 111 MB in CI.
+    assert got["anonymous_growth_bytes"] < got["file_bytes"], got
     assert got["last_loss"] < got["first_loss"]
     assert got["weight_error"] < 0.05
 
