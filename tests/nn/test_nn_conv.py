@@ -67,8 +67,9 @@ def test_a_small_cnn_has_the_log_density_and_gradient_of_the_hand_written_one():
 
     data = dict(model.data_values)
     position = jnp.asarray(rng.normal(size=compiled.dim) * 0.7, jnp.float32)
-    value, grad = jax.value_and_grad(compiled.logdensity_fn)(position, data)
-    expected, expected_grad = jax.value_and_grad(hand)(position)
+    # jitted: outside jit, JAX would run (and compile) the gradient operation by operation
+    value, grad = jax.jit(jax.value_and_grad(compiled.logdensity_fn))(position, data)
+    expected, expected_grad = jax.jit(jax.value_and_grad(hand))(position)
     np.testing.assert_allclose(value, expected, rtol=1e-5)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-5)
 
@@ -169,10 +170,10 @@ def test_the_convolutions_own_gradient_is_jaxs(stride, padding):
     jaxs = lambda x, w: jnp.sum(jnp.sin(jax.lax.conv_general_dilated(  # noqa: E731
         x, w, stride, padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))))
     assert float(ours(x, w)) == pytest.approx(float(jaxs(x, w)), rel=1e-5)
-    for got, expected in zip(jax.grad(ours, (0, 1))(x, w), jax.grad(jaxs, (0, 1))(x, w)):
+    for got, expected in zip(jax.jit(jax.grad(ours, (0, 1)))(x, w), jax.jit(jax.grad(jaxs, (0, 1)))(x, w)):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
-    second = jax.jacrev(jax.jacrev(lambda w: ours(x, w)))(w)
-    np.testing.assert_allclose(second, jax.hessian(lambda w: jaxs(x, w))(w), rtol=1e-3, atol=1e-3)
+    second = jax.jit(jax.jacrev(jax.jacrev(lambda w: ours(x, w))))(w)
+    np.testing.assert_allclose(second, jax.jit(jax.hessian(lambda w: jaxs(x, w)))(w), rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.slow

@@ -99,11 +99,13 @@ def write_uci_set(root, rows: int = 48, seed: int = 0):
     return X, y
 
 
+# n_iter and draws as in test_credo_uci_noise_option, so that the two share their compiled programs
 @pytest.mark.parametrize("params", [{"noise": "heteroscedastic"}, {"noise": "homoscedastic"},
-                                    {"noise": "heteroscedastic", "n_members": 2}])
+                                    pytest.param({"noise": "heteroscedastic", "n_members": 2},
+                                                 marks=pytest.mark.slow)])
 def test_run_split_log_likelihood_is_the_draws_log_mean_density(tmp_path, params):
     X, y = write_uci_set(tmp_path)
-    settings = dict(params, n_iter=300, draws=40, learning_rate=0.02)
+    settings = dict(params, n_iter=50, draws=10)
     row = run_split("tiny", 0, tmp_path, **settings)
     # the same fit, as run_split makes it (the protocol's 6 ReLU units, random_state = the split)
     model = BNNRegressor(hidden_layer_sizes=(6,), activation="relu", random_state=0, **settings).fit(X[:40], y[:40])
@@ -132,10 +134,9 @@ def test_run_split_log_likelihood_is_the_draws_log_mean_density(tmp_path, params
     np.testing.assert_allclose(again.log_predictive_density(X_test, y_test), by_hand, rtol=1e-4, atol=1e-4)
 
 
-def test_predictions_compile_once_per_row_bucket():
+def test_predictions_compile_once_per_row_bucket(fits):
     X, y = synthetic(100, seed=2)
-    model = BNNRegressor(hidden_layer_sizes=(5,), n_iter=100, draws=20, noise="heteroscedastic",
-                         random_state=0).fit(X, y)
+    model = fits["heteroscedastic"]
     programs = model._template_model().compile().programs
     model.predict(X[:3], return_std=True)
     builds = programs.builds
@@ -146,8 +147,7 @@ def test_predictions_compile_once_per_row_bucket():
         model.predict_uncertainty(X[:n])
     assert programs.builds == builds
     # the homoscedastic estimator of the same network has a template of its own
-    homo = BNNRegressor(hidden_layer_sizes=(5,), n_iter=100, draws=20, random_state=0).fit(X, y)
-    assert homo._template_model() is not model._template_model()
+    assert fits["homoscedastic"]._template_model() is not model._template_model()
 
 
 def test_credo_uci_noise_option(tmp_path, capsys):
@@ -160,10 +160,8 @@ def test_credo_uci_noise_option(tmp_path, capsys):
     assert "invalid choice: 'hetero'" in capsys.readouterr().err
 
 
-def test_the_warmup_fits_the_mean_with_one_noise_scale_and_the_noise_to_the_residuals():
-    X, y = synthetic(60, seed=3)
-    model = BNNRegressor(hidden_layer_sizes=(4,), n_iter=40, draws=10, noise="heteroscedastic", random_state=0)
-    model.fit(X, y)
+def test_the_warmup_fits_the_mean_with_one_noise_scale_and_the_noise_to_the_residuals(fits):
+    model = fits["heteroscedastic"]
     approx = model.approximation_
     data = dict(approx.model.data_values)
     assert float(data["warmup"]) == 0.0  # the fitted model is the heteroscedastic one, with no warm-up term
@@ -171,8 +169,12 @@ def test_the_warmup_fits_the_mean_with_one_noise_scale_and_the_noise_to_the_resi
     rng = np.random.default_rng(0)
     position = jax.numpy.asarray(0.5 * rng.normal(size=compiled.dim), data["X"].dtype)
 
+    @jax.jit  # one program (jax.grad outside jit runs, and compiles, operation by operation)
+    def log_density_and_gradient(warmup):
+        return jax.value_and_grad(lambda p: compiled.logdensity_fn(p, {**data, "warmup": warmup}))(position)
+
     def log_density(warmup):
-        return compiled.logdensity_fn(position, {**data, "warmup": jax.numpy.asarray(warmup, data["X"].dtype)})
+        return log_density_and_gradient(jax.numpy.asarray(warmup, data["X"].dtype))[0]
 
     # the network by numpy at this position
     w = {info.name: np.asarray(position[info.offset: info.offset + info.size], np.float64).reshape(info.shape)
@@ -189,8 +191,7 @@ def test_the_warmup_fits_the_mean_with_one_noise_scale_and_the_noise_to_the_resi
     assert float(log_density(1.0) - log_density(0.0)) == pytest.approx(float(np.sum(change * mask)), rel=1e-4)
     # ... and its gradient: the mean's output weights are pulled as with the one noise scale, the noise's as by
     # the residuals of a mean held still (both beside the Normal(0, 1) prior's pull, -w)
-    gradient = np.asarray(jax.grad(lambda p: compiled.logdensity_fn(
-        p, {**data, "warmup": jax.numpy.asarray(1.0, p.dtype)}))(position), np.float64)
+    gradient = np.asarray(log_density_and_gradient(jax.numpy.asarray(1.0, position.dtype))[1], np.float64)
     info = next(i for i in compiled.free if i.name == "net_out_w")
     out_gradient = gradient[info.offset: info.offset + info.size].reshape(info.shape)
     residual = (ys - mu) * mask
@@ -200,9 +201,8 @@ def test_the_warmup_fits_the_mean_with_one_noise_scale_and_the_noise_to_the_resi
     np.testing.assert_allclose(out_gradient[:, 0], mean_pull, rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(out_gradient[:, 1], noise_pull, rtol=1e-3, atol=1e-3)
     # without the warm-up the mean's weights feel the per-row noise: a different pull
-    plain = np.asarray(jax.grad(lambda p: compiled.logdensity_fn(
-        p, {**data, "warmup": jax.numpy.asarray(0.0, p.dtype)}))(position), np.float64)
+    plain = np.asarray(log_density_and_gradient(jax.numpy.asarray(0.0, position.dtype))[1], np.float64)
     assert not np.allclose(plain[info.offset: info.offset + info.size].reshape(info.shape)[:, 0], mean_pull,
                            rtol=1e-2)
     with pytest.raises(ValueError, match=r"noise_warmup must be a number in \[0, 1\)"):
-        BNNRegressor(noise="heteroscedastic", noise_warmup=1.0, n_iter=10).fit(X, y)
+        BNNRegressor(noise="heteroscedastic", noise_warmup=1.0, n_iter=10).fit(Xs, ys)
