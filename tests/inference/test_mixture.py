@@ -63,11 +63,12 @@ def test_the_moments_are_the_mixture_of_the_members(mixture):
 
 def test_draws_are_stratified_and_match_the_members_moments(mixture):
     num = 6000
-    flat = np.asarray(mixture.family.draw(jax.random.key(1), mixture.state, num))
+    family = mixture.family  # its methods jitted: outside jit JAX compiles them operation by operation
+    flat = np.asarray(jax.jit(family.draw, static_argnums=2)(jax.random.key(1), mixture.state, num))
     assert flat.shape == (num, 2)
-    members = mixture.family.members(mixture.state)
-    member_means = np.asarray(jax.vmap(mixture.family.member.state_mean)(members))
-    member_stds = np.asarray(jax.vmap(mixture.family.member.state_std)(members))
+    members = family.members(mixture.state)
+    member_means = np.asarray(jax.jit(jax.vmap(family.member.state_mean))(members))
+    member_stds = np.asarray(jax.jit(jax.vmap(family.member.state_std))(members))
     # each draw belongs to the member whose mean it is nearest (in units of that member's sd): every member
     # gets exactly num / k draws, and within a member the draws have its moments.
     distance = np.abs((flat[:, None, :] - member_means[None]) / member_stds[None]).sum(axis=2)
@@ -92,10 +93,11 @@ def test_component_indices_give_every_member_its_share():
 
 def test_the_density_is_the_weighted_sum_of_the_members(mixture):
     x = np.array([[1.5, 0.2], [-1.49, 0.3], [0.0, 0.0]], np.float32)
-    members = mixture.family.members(mixture.state)
-    per_member = np.asarray(jax.vmap(lambda m: mixture.family.member.state_log_prob(m, x))(members))
+    family = mixture.family
+    members = family.members(mixture.state)
+    per_member = np.asarray(jax.jit(jax.vmap(lambda m: family.member.state_log_prob(m, x)))(members))
     expected = logsumexp(per_member, axis=0) - np.log(MEMBERS)
-    np.testing.assert_allclose(np.asarray(mixture.family.state_log_prob(mixture.state, x)), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.jit(family.state_log_prob)(mixture.state, x)), expected, rtol=1e-5)
 
 
 def test_save_and_load_round_trip(mixture, model, tmp_path):

@@ -44,11 +44,13 @@ def test_single_path_recovers_a_correlated_gaussian(gaussian):
 
 def test_a_normals_log_density_is_scipys(gaussian):
     _, _, _, single = gaussian
-    x = np.asarray(single.family.draw(jax.random.key(5), single.state, 7))
+    family = single.family  # its methods jitted: outside jit JAX compiles them operation by operation
+    draw, log_prob = jax.jit(family.draw, static_argnums=2), jax.jit(family.state_log_prob)
+    x = np.asarray(draw(jax.random.key(5), single.state, 7))
     expected = scipy.stats.multivariate_normal(single.mean_unconstrained, single.cov).logpdf(x)
-    np.testing.assert_allclose(single.family.state_log_prob(single.state, x), expected, rtol=1e-4, atol=1e-3)
-    draws, log_q = single.family.draw_and_log_prob(jax.random.key(6), single.state, 5)
-    np.testing.assert_allclose(log_q, single.family.state_log_prob(single.state, draws), rtol=1e-5)
+    np.testing.assert_allclose(log_prob(single.state, x), expected, rtol=1e-4, atol=1e-3)
+    draws, log_q = jax.jit(family.draw_and_log_prob, static_argnums=2)(jax.random.key(6), single.state, 5)
+    np.testing.assert_allclose(log_q, log_prob(single.state, draws), rtol=1e-5)
 
 
 @pytest.mark.slow
