@@ -24,7 +24,7 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, np.sin(2 * X[:, 0]) + noise_std(X[:, 0]) * rng.normal(size=n)
 
 
-SMALL = dict(hidden_layer_sizes=(20,), n_iter=3000, learning_rate=0.01, draws=100, random_state=0)
+SMALL = dict(hidden_layer_sizes=(20,), n_iter=3000, learning_rate=0.01, draws=100, random_state=0, n_members=1)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_bad_noise_value_is_a_clear_error():
     for bad in ("hetero", None, 1):
         with pytest.raises(ValueError, match=r"noise must be one of \['homoscedastic', 'heteroscedastic'\]"):
             BNNRegressor(noise=bad, n_iter=10).fit(X, y)
-    assert BNNRegressor().get_params()["noise"] == "homoscedastic"
+    assert BNNRegressor().get_params()["noise"] == "heteroscedastic"  # the default
 
 
 def write_uci_set(root, rows: int = 48, seed: int = 0):
@@ -100,7 +100,8 @@ def write_uci_set(root, rows: int = 48, seed: int = 0):
 
 
 # n_iter and draws as in test_credo_uci_noise_option, so that the two share their compiled programs
-@pytest.mark.parametrize("params", [{"noise": "heteroscedastic"}, {"noise": "homoscedastic"},
+@pytest.mark.parametrize("params", [{"noise": "heteroscedastic", "n_members": 1},
+                                    {"noise": "homoscedastic", "n_members": 1},
                                     pytest.param({"noise": "heteroscedastic", "n_members": 2},
                                                  marks=pytest.mark.slow)])
 def test_run_split_log_likelihood_is_the_draws_log_mean_density(tmp_path, params):
@@ -153,8 +154,12 @@ def test_predictions_compile_once_per_row_bucket(fits):
 def test_credo_uci_noise_option(tmp_path, capsys):
     write_uci_set(tmp_path)
     assert main(["tiny", "--data-dir", str(tmp_path), "--splits", "1", "--n-iter", "50", "--draws", "10",
-                 "--noise", "heteroscedastic"]) == 0
-    assert "tiny split  0: RMSE" in capsys.readouterr().out
+                 "--noise", "heteroscedastic", "--members", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny split  0: RMSE" in out
+    # the row is run_split's with the same settings
+    row = run_split("tiny", 0, tmp_path, n_iter=50, draws=10, noise="heteroscedastic", n_members=1)
+    assert f"RMSE {row['rmse']:.3f}  test LL {row['ll']:.3f}" in out
     with pytest.raises(SystemExit):
         main(["tiny", "--data-dir", str(tmp_path), "--noise", "hetero"])
     assert "invalid choice: 'hetero'" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pytest
 
 from credo.nn import BNNRegressor
 
-FAST = dict(hidden_layer_sizes=(8,), n_iter=300, draws=50, learning_rate=0.05)
+FAST = dict(hidden_layer_sizes=(8,), n_iter=300, draws=50, learning_rate=0.05, n_members=1)
 
 
 def data(seed: int, rows: int):

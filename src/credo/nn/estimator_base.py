@@ -129,6 +129,8 @@ class BNNBase(BaseEstimator):
     """Shared machinery of the BNN estimators (see :class:`BNNRegressor`)."""
 
     _kind = "regression"
+    #: What ``n_members="auto"`` means with a variational method.
+    _auto_members = 1
 
     def __init__(
         self,
@@ -177,10 +179,15 @@ class BNNBase(BaseEstimator):
         self._hidden = tuple(int(h) for h in hidden)
         if not isinstance(self.method, str) or self.method.lower() not in _METHODS:
             raise ValueError(f"{name}: method must be one of {list(_METHODS)}; got {self.method!r}.")
-        for param in ("n_iter", "draws", "n_members"):
-            value = getattr(self, param)
+        members = self.n_members
+        if isinstance(members, str) and members == "auto":  # NUTS draws from one posterior
+            members = 1 if self.method.lower() == "nuts" else self._auto_members
+        for param, value, expected in (("n_iter", self.n_iter, "a positive integer"),
+                                       ("draws", self.draws, "a positive integer"),
+                                       ("n_members", members, "a positive integer or 'auto'")):
             if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)) or value < 1:
-                raise ValueError(f"{name}: {param} must be a positive integer; got {value!r}.")
+                raise ValueError(f"{name}: {param} must be {expected}; got {value!r}.")
+        self._n_members = int(members)
         prior = self.prior_sigma
         if isinstance(prior, (list, tuple, np.ndarray)):
             if len(prior) != len(self._hidden) + 1:
@@ -197,7 +204,7 @@ class BNNBase(BaseEstimator):
             value = getattr(self, param)
             if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)) or not value > 0:
                 raise ValueError(f"{name}: {param} must be a positive number; got {value!r}.")
-        if self.n_members > 1 and self.method.lower() == "nuts":
+        if self._n_members > 1 and self.method.lower() == "nuts":
             raise ValueError(f"{name}: n_members needs a variational method; NUTS draws from one posterior.")
         if self.batch_size is not None and (
             isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (Integral, np.integer))
@@ -358,7 +365,7 @@ class BNNBase(BaseEstimator):
     def _fit_vi(self, model, data: dict, method: str, seed: int, init_seed: int, batch_size: int | None) -> _Fit:
         """A variational fit with the compiled programs of ``model`` (a template) on ``data``."""
         family = {"advi": MeanField(), "fullrank_advi": FullRank(), "lowrank_advi": LowRank()}[method]
-        members = int(self.n_members)
+        members = self._n_members
         if members > 1:  # an ensemble: every member from its own initial weights, all run as one program
             family = Mixture(family, members)
         n_iter = int(self.n_iter)
