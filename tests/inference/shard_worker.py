@@ -69,7 +69,7 @@ def scenario_full_batch(out: dict) -> None:
     import jax
     from scipy import stats
 
-    from credo.inference.programs import ADVIChunk
+    from credo.inference.programs import LBFGS, ADVIChunk
     from credo.model.placement import ROW_MASK
 
     x, y = regression_data(103)
@@ -111,6 +111,9 @@ def scenario_full_batch(out: dict) -> None:
     compiled = m4.compile()
     chunk = next(spec for spec in compiled.programs.specs() if isinstance(spec, ADVIChunk))
     program = compiled.programs.get(chunk, compiled)
+    search = next(spec for spec in compiled.programs.specs() if isinstance(spec, LBFGS))
+    out["compiles"] = {"chunk": program._cache_size(),
+                       "map": compiled.programs.get(search, compiled).advance._cache_size()}
     lowered = program.lower(a4.state, np.bool_(True), a4.key, placed.arrays, np.int32(1)).compile()
     state_shardings, _, _, data_shardings, _ = lowered.input_shardings[0]
     out["compiled_data_specs"] = {name: spec_str(sharding) for name, sharding in data_shardings.items()}

@@ -12,6 +12,7 @@ from credo.inference.map import (
     MAPResult,
     laplace_cholesky,
     laplace_covariance,
+    lbfgs_steps,
     optimize_lbfgs,
 )
 
@@ -99,6 +100,23 @@ def test_maxiter_stops_the_search(logistic_data):
     assert int(result.num_iterations) == 2
     assert not bool(result.converged)
     assert float(result.grad_norm) > 1e-3
+
+
+def test_calls_of_a_search_share_one_compiled_program(logistic_data):
+    data, _, _ = logistic_data
+    steps = lbfgs_steps(logistic_logdensity)
+    tolerance = jnp.float32(1e-3)
+    carry = steps.init(jnp.zeros(4))
+    for until in (2, 5, 100):  # each call continues from the carry the last one returned
+        carry, running = steps.advance(carry, data, tolerance, jnp.int32(until))
+    # optax's initial state holds weakly typed scalars that its update makes strong: once, the second call
+    # compiled the program again
+    assert steps.advance._cache_size() == 1
+    assert not bool(running)
+    reference = optimize_lbfgs(logistic_logdensity, jnp.zeros(4), data, tolerance=1e-3)
+    result = steps.finish(carry, data, tolerance)
+    np.testing.assert_allclose(result.position, reference.position, rtol=1e-5)
+    assert int(result.num_iterations) == int(reference.num_iterations)
 
 
 # --- Laplace ----------------------------------------------------------------------

@@ -64,6 +64,8 @@ def test_full_batch_on_four_devices_is_the_one_device_fit(tmp_path):
     for name in ("x", "y", "__credo_row_mask__"):
         assert got["compiled_data_specs"][name] == "P('rows',)"
     assert got["compiled_state_specs"] == ["P()"]
+    # the fresh state is committed where the data are, so the calls after the first reuse its program
+    assert got["compiles"] == {"chunk": 1, "map": 1}
     # padded rows add nothing: the log density (padded rows set to 1e6) is scipy's on the 103 rows
     value4, value1, by_hand = got["logdensity"]
     assert value4 == pytest.approx(by_hand, rel=1e-5)

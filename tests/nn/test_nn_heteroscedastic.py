@@ -8,6 +8,7 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import norm
 
+from credo.inference.programs import ADVIChunk
 from credo.nn import BNNRegressor
 from credo.nn.estimators import NOISE_FLOOR
 from credo.nn.uci import main, run_split
@@ -101,7 +102,7 @@ def write_uci_set(root, rows: int = 48, seed: int = 0):
 
 # n_iter and draws as in test_credo_uci_noise_option, so that the two share their compiled programs
 @pytest.mark.parametrize("params", [{"noise": "heteroscedastic", "n_members": 1},
-                                    {"noise": "homoscedastic", "n_members": 1},
+                                    pytest.param({"noise": "homoscedastic", "n_members": 1}, marks=pytest.mark.slow),
                                     pytest.param({"noise": "heteroscedastic", "n_members": 2},
                                                  marks=pytest.mark.slow)])
 def test_run_split_log_likelihood_is_the_draws_log_mean_density(tmp_path, params):
@@ -149,6 +150,15 @@ def test_predictions_compile_once_per_row_bucket(fits):
     assert programs.builds == builds
     # the homoscedastic estimator of the same network has a template of its own
     assert fits["homoscedastic"]._template_model() is not model._template_model()
+
+
+def test_the_warmup_and_the_fit_after_it_run_one_program_compiled_once(fits):
+    compiled = fits["heteroscedastic"]._template_model().compile()
+    chunks = [spec for spec in compiled.programs.specs() if isinstance(spec, ADVIChunk)]
+    assert chunks
+    # the stages' data are arguments placed as the rest of the data: once, a committed stage value among
+    # uncommitted data compiled the chunk program three times (as the state became committed too)
+    assert [compiled.programs.get(spec, compiled)._cache_size() for spec in chunks] == [1] * len(chunks)
 
 
 def test_credo_uci_noise_option(tmp_path, capsys):

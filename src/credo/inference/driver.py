@@ -28,11 +28,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec
 
 from ..model.placement import is_main_process
 
 __all__ = ["Run", "run_chunks", "chunk_size_for", "callback_stop", "CallSizer", "InterruptFlag",
-           "wait_interruptibly", "user_stacklevel", "CALL_SECONDS", "FIRST_CALL_STEPS"]
+           "wait_interruptibly", "user_stacklevel", "committed_like", "CALL_SECONDS", "FIRST_CALL_STEPS"]
 
 #: Seconds one compiled call aims at: Ctrl-C is honoured after the running call.
 CALL_SECONDS = 0.25
@@ -227,6 +228,7 @@ def run_chunks(
     """
     from tqdm.auto import tqdm
 
+    state = committed_like(state, data)
     alive = np.asarray(alive, bool)
     before = np.zeros(alive.shape + (0,), np.float32) if hist is None else np.asarray(hist)
     buffer = np.empty(alive.shape + (before.shape[-1] + n,), np.float32)
@@ -282,6 +284,30 @@ def run_chunks(
     if checkpoint_fn is not None:
         checkpoint_fn(state, buffer[..., :filled], True)
     return Run(state, _frozen(buffer[..., :filled]), alive, reason)
+
+
+def committed_like(state: Any, data: Any) -> Any:
+    """``state`` with its uncommitted arrays committed where the committed ``data`` are (replicated over
+    their mesh); unchanged when no data array is committed.
+
+    A committed argument makes a program's outputs committed, and a program
+    compiles once per committedness of its arguments: without this, the
+    first call (a fresh state from an initialising program or a file)
+    compiled the chunk program once and the second call (the state it
+    returned) again.
+    """
+    placed = [leaf.sharding for leaf in jax.tree_util.tree_leaves(data)
+              if isinstance(leaf, jax.Array) and leaf.committed]
+    if not placed:
+        return state
+    target = placed[0]
+    if isinstance(target, NamedSharding):
+        target = NamedSharding(target.mesh, PartitionSpec())
+
+    def commit(leaf):
+        return jax.device_put(leaf, target) if isinstance(leaf, jax.Array) and not leaf.committed else leaf
+
+    return jax.tree_util.tree_map(commit, state)
 
 
 def _show(bar, active: int, losses: np.ndarray) -> None:

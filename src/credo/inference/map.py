@@ -96,7 +96,10 @@ def _lbfgs_parts(logdensity_fn: LogDensityFn, maxiter: int | None):
     )
 
     def init(initial_position: jax.Array) -> LBFGSCarry:
-        return LBFGSCarry(initial_position, optimizer.init(initial_position), jnp.array(True))
+        # optax's state holds weakly typed scalars, which its update makes strong: strong from the start,
+        # so that the state a call returns has the types of the one it was given (one compiled program)
+        state = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, leaf.dtype), optimizer.init(initial_position))
+        return LBFGSCarry(initial_position, state, jnp.array(True))
 
     def step(carry: LBFGSCarry, data: Any) -> LBFGSCarry:
         objective_fn = lambda position: -logdensity_fn(position, data)  # noqa: E731

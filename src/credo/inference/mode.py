@@ -26,7 +26,7 @@ from ..model.placement import Placement, placement_for
 from ..model.programs import data_signature
 from .advi import FullRank
 from .approximation import Approximation
-from .driver import CallSizer, InterruptFlag, user_stacklevel
+from .driver import CallSizer, InterruptFlag, committed_like, user_stacklevel
 from .map import MAPResult, flat_position, laplace_cholesky
 from .optimizers import as_optimizer
 from .programs import LBFGS, Constrain, Laplace, LogDensity
@@ -71,7 +71,7 @@ def run_map(compiled, position: jax.Array, data, maxiter: int, tolerance: float,
     position = flat_position(position, f"{what}: the start")
     steps = compiled.programs.get(LBFGS(data_signature(data)), compiled)
     tolerance = jnp.asarray(tolerance, position.dtype)
-    carry, running, done = steps.init(position), True, 0
+    carry, running, done = committed_like(steps.init(position), data), True, 0
     sizer = CallSizer(int(maxiter), first=5)
     with InterruptFlag() as interrupt:
         while running and done < maxiter and not interrupt.requested:

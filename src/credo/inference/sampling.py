@@ -48,13 +48,13 @@ INITS = ("auto", "jitter+adapt_diag", "adapt_diag", "pathfinder")
 def _initial_positions(compiled, start: jax.Array, data, chains: int, key: jax.Array, jitter: bool) -> jax.Array:
     """``chains`` starts: ``start`` plus uniform(-1, 1) jitter, redrawn where the density is not finite."""
     finite = compiled.programs.get(FiniteCheck(data_signature(data)), compiled)
-    if not bool(finite(start[None], data)[0]):
+    positions = jnp.broadcast_to(start, (chains,) + start.shape)
+    if not bool(finite(positions, data)[0]):  # every chain's rows: the shape of the jittered starts' check
         value = float(compiled.programs.get(LogDensity(data_signature(data)), compiled)(start, data))
         why = compiled.describe_nonfinite(start, data)
         raise FitError(f"sample: the log density (or its gradient) is not finite at the initial point (log density "
                        f"{value}{': ' + why if why else ''}); give initvals inside the support, or check the priors "
                        "and data.")
-    positions = jnp.broadcast_to(start, (chains,) + start.shape)
     if not jitter:
         return positions
     settled = np.zeros(chains, bool)

@@ -93,6 +93,17 @@ def _pad(values: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([values, np.zeros((extra,) + values.shape[1:], values.dtype)])
 
 
+def _placed_like(value, like: jax.Array) -> jax.Array:
+    """``value`` as an array of ``like``'s dtype, committed to ``like``'s devices only where ``like`` is.
+
+    A program compiles once per committedness of its arguments, and a
+    committed argument makes its outputs committed: one committed stage
+    value among uncommitted data compiled the chunk program three times.
+    """
+    value = jnp.asarray(value, like.dtype)
+    return jax.device_put(value, like.sharding) if like.committed else value
+
+
 def _initial_position(compiled, rng: np.random.Generator) -> np.ndarray:
     """The model's initial point, with fresh ``N(0, 1/fan_in)`` weights (``*_w``) from ``rng``."""
     position = np.array(compiled.initial_position(), dtype=np.float64)
@@ -389,8 +400,7 @@ class BNNBase(BaseEstimator):
         key = as_key(seed)
         hist, alive = None, True
         for steps, values in self._fit_stages(n_iter):  # the stage data are arguments: one program for every stage
-            stage = {**data, **{name: jax.device_put(jnp.asarray(value, data[name].dtype), data[name].sharding)
-                                for name, value in values.items()}}
+            stage = {**data, **{name: _placed_like(value, data[name]) for name, value in values.items()}}
             run = run_chunks(runner, state, key, stage, steps, chunk_size, hist=hist, alive=alive,
                              progressbar=bool(self.progressbar))
             state, hist, alive = run.state, run.hist, run.alive
