@@ -95,6 +95,7 @@ def test_non_centred_eight_schools_has_no_divergences_and_predicts():
     assert 0 < float(idata.posterior["mu"].mean()) < 9
 
 
+@pytest.mark.slow
 def test_plot_trace_works(regression):
     import matplotlib
 

@@ -71,6 +71,7 @@ def test_custom_optimizer_state_is_checked_against_the_optimizer(model, tmp_path
     assert len(resumed.hist) == 600
 
 
+@pytest.mark.slow  # (laplace files are also checked by test_contracts' save-load round trip)
 def test_multi_start_and_laplace_results_save(model, tmp_path):
     with model:
         best = cr.fit(300, random_seed=0, progressbar=False, n_starts=3)

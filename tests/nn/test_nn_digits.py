@@ -35,6 +35,7 @@ def test_a_short_demo_reports_every_score_and_writes_its_plots(tmp_path):
     assert any(line.startswith("bayesian") for line in lines) and len(result["targets"]) == 4
 
 
+@pytest.mark.slow
 def test_the_command_line_runs_the_demo(capsys):
     assert main(["demo", "digits", "--n", "100", "--draws", "10", "--no-plots", "--no-progress"]) == 0
     out = capsys.readouterr().out
