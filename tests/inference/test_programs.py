@@ -114,3 +114,44 @@ def test_unknown_and_inapplicable_arguments_are_refused_by_name():
         for bad in (0, -3, 2.5, True, "10"):
             with pytest.raises(FitError, match="chunk_size"):
                 cr.fit(10, chunk_size=bad)
+
+
+def _regression_step(rows: int, weights: int = 600):
+    """``_step`` of mean-field ADVI on ``y ~ Normal(X @ w, 1)`` with ``X`` of ``rows x weights``, and its parts."""
+    import jax
+    import jax.numpy as jnp
+
+    from credo.inference.advi import MeanField
+
+    rng = np.random.default_rng(0)
+    with cr.Model() as model:
+        X = cr.Data("X", rng.normal(size=(rows, weights)).astype(np.float32))
+        w = cr.Normal("w", 0, 1, shape=weights)
+        cr.Normal("y", X @ w, 1, observed=rng.normal(size=rows).astype(np.float32))
+    compiled = model.compile()
+    algorithm = MeanField().algorithm(compiled.logdensity_fn, optax.adam(1e-2), 1)
+    state = algorithm.init(jnp.zeros(weights, jnp.float32))
+    data = {name: jnp.asarray(value) for name, value in model.data_values.items()}
+    key = jax.random.key(1)
+    return algorithm, state, data, key
+
+
+@pytest.mark.parametrize("rows, conditional", [(500, True), (5000, False)])
+def test_a_step_runs_under_the_conditional_only_when_its_noise_is_a_large_share_of_its_work(rows, conditional):
+    import jax
+
+    from credo.inference import programs
+
+    algorithm, state, data, key = _regression_step(rows)
+    # The gradient of X @ w makes 2 * rows * weights operations forward and as many back: 4 * rows per weight
+    # (one number of noise each). The rest is a few dozen per weight (the entropy, Adam, the draw) and a few
+    # dozen per row (the Normal density) shared by the 600 weights.
+    work = programs._work_per_noise(algorithm.step_with_noise, algorithm.noise(key, state), state, data)
+    assert 4 * rows <= work <= 4.05 * rows + 100
+    assert (work < programs.FUSED_WORK) == conditional
+    step = jax.jit(lambda state: programs._step(algorithm, key, state, data, True))
+    # the conditional on the fit being alive wraps the conditional that keeps a non-finite step out
+    assert str(step.trace(state).jaxpr).count("cond[") == (2 if conditional else 1)
+    taken, _ = step(state)
+    expected, _ = jax.jit(algorithm.step)(key, state, data)
+    np.testing.assert_allclose(taken.params["mean"], expected.params["mean"], rtol=1e-5, atol=1e-7)
