@@ -116,7 +116,7 @@ def test_unknown_and_inapplicable_arguments_are_refused_by_name():
                 cr.fit(10, chunk_size=bad)
 
 
-def _regression_step(rows: int, weights: int = 600):
+def _regression_step(weights: int, rows: int = 50):
     """``_step`` of mean-field ADVI on ``y ~ Normal(X @ w, 1)`` with ``X`` of ``rows x weights``, and its parts."""
     import jax
     import jax.numpy as jnp
@@ -132,26 +132,35 @@ def _regression_step(rows: int, weights: int = 600):
     algorithm = MeanField().algorithm(compiled.logdensity_fn, optax.adam(1e-2), 1)
     state = algorithm.init(jnp.zeros(weights, jnp.float32))
     data = {name: jnp.asarray(value) for name, value in model.data_values.items()}
-    key = jax.random.key(1)
-    return algorithm, state, data, key
+    return algorithm, state, data, jax.random.key(1)
 
 
-@pytest.mark.parametrize("rows, conditional", [(500, True), (5000, False)])
-def test_a_step_runs_under_the_conditional_only_when_its_noise_is_a_large_share_of_its_work(rows, conditional):
+def _primitives(jaxpr, inside_cond: bool = False):
+    """``(primitive name, whether inside a conditional)`` of every equation of ``jaxpr``, nested ones too."""
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name, inside_cond
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                sub = getattr(sub, "jaxpr", sub)
+                if hasattr(sub, "eqns"):
+                    yield from _primitives(sub, inside_cond or eqn.primitive.name == "cond")
+
+
+@pytest.mark.parametrize("weights, large", [(600, True), (100, False)])
+def test_a_large_step_makes_its_noise_inside_a_conditional_and_its_gradient_outside(weights, large):
     import jax
 
     from credo.inference import programs
+    from credo.inference.advi import CONDITIONAL_SIZE
 
-    algorithm, state, data, key = _regression_step(rows)
-    # The gradient of X @ w makes 2 * rows * weights operations forward and as many back: 4 * rows per weight
-    # (one number of noise each). The rest is a few dozen per weight (the entropy, Adam, the draw) and a few
-    # dozen per row (the Normal density) shared by the 600 weights.
-    work = programs._work_per_noise(algorithm.step_with_noise, algorithm.noise(key, state), state, data)
-    assert 4 * rows <= work <= 4.05 * rows + 100
-    assert (work < programs.FUSED_WORK) == conditional
+    algorithm, state, data, key = _regression_step(weights)
+    assert (2 * weights >= CONDITIONAL_SIZE) == large
     step = jax.jit(lambda state: programs._step(algorithm, key, state, data, True))
-    # the conditional on the fit being alive wraps the conditional that keeps a non-finite step out
-    assert str(step.trace(state).jaxpr).count("cond[") == (2 if conditional else 1)
+    found = list(_primitives(step.trace(state).jaxpr.jaxpr))
+    # the noise: random bits turned into normal numbers (erf_inv), inside a conditional only for a large state
+    assert {inside for name, inside in found if name == "erf_inv"} == {large}
+    # the gradient's products (X @ w and its transpose) are never inside a conditional
+    assert {inside for name, inside in found if name == "dot_general"} == {False}
     taken, _ = step(state)
     expected, _ = jax.jit(algorithm.step)(key, state, data)
-    np.testing.assert_allclose(taken.params["mean"], expected.params["mean"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(taken.params["mean"], expected.params["mean"])

@@ -16,11 +16,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from ..data import batch_rows, minibatch_fn, streamed_rows_fn
-from .advi import ADVIInfo, ADVIState, GaussianFamily, is_large, where_state
+from .advi import ADVIState, GaussianFamily, is_large, where_state
 from .batching import batch_size, map_in_batches
 from .map import laplace_fn, lbfgs_steps
 from .mixture import Mixture
@@ -43,62 +42,34 @@ def _algorithm(compiled, family: GaussianFamily, optimizer: Optimizer, num_mc: i
 
 
 def _step(algorithm, key, state, data, alive):
-    """One step of ``algorithm``: ``(state, info)``.
-
-    The step's noise, where the algorithm exposes it, is drawn first, outside
-    a conditional on ``alive`` that runs the step: XLA then makes the noise
-    once and the gradient reads it. Left to fusion, the noise (a few dozen
-    operations per parameter to make a normal number from random bits) is
-    recomputed in every fused kernel that reads the draw: three or four
-    times per parameter in a network, the larger part of a step's work at
-    10^5-10^6 weights. (An optimisation barrier does not do this on the
-    CPU: XLA removes barriers before it fuses.) Two kinds of step skip the
-    conditional, which costs them more than the noise it saves: states
-    smaller than :data:`~credo.inference.advi.CONDITIONAL_SIZE`, and steps
-    that do at least :data:`FUSED_WORK` operations per number of noise, such
-    as convolutional networks, which use each weight at every position of
-    every image.
-    """
+    """One step of ``algorithm``: ``(state, info)``, its noise made by :func:`_noise` where it exposes it."""
     if algorithm.step_with_noise is None:
         return algorithm.step(key, state, data)
-    noise = algorithm.noise(key, state)
-    if not is_large(state) or _work_per_noise(algorithm.step_with_noise, noise, state, data) >= FUSED_WORK:
-        return algorithm.step_with_noise(noise, state, data)
-    return jax.lax.cond(alive, lambda state: algorithm.step_with_noise(noise, state, data), _skip, state)
+    return algorithm.step_with_noise(_noise(algorithm, key, state, alive), state, data)
 
 
-#: Steps doing at least this many floating-point operations per number of their noise run without the
-#: conditional of :func:`_step`: recomputing the noise is then a small share of their work. ``pair`` ratios
-#: of credo's step to the hand-written floor's (``benchmarks/big_networks.py``), with the conditional and without:
-#:
-#: - dense networks of 6x10^4 and 10^6 weights, 128 rows (about 700 operations per number):
-#:   0.94-1.08 and 1.05-1.08 with, 1.12-1.15 and 1.39-1.42 without;
-#: - a convolutional network of 10^6 weights, most of them in a dense layer (3,600): 1.02-1.16 with, 1.12-1.21
-#:   without;
-#: - convolutional networks of 10^4 and 6x10^4 weights (20,000 and 28,000): 0.97 and 1.21-1.27 with, 0.84-0.86
-#:   and 0.98-1.06 without.
-FUSED_WORK = 8_000
+def _noise(algorithm, key, state, alive):
+    """The step's noise; for a state of :data:`~credo.inference.advi.CONDITIONAL_SIZE` parameters or more,
+    made inside a conditional on ``alive`` (True wherever a step runs).
 
-
-def _work_per_noise(step_with_noise, noise, state, data) -> float:
-    """XLA's estimate of the floating-point operations of one step per number of its noise (0 if none).
-
-    From the lowered step (traced again, not compiled) for the shapes of
-    ``noise``, ``state`` and ``data``.
+    Left to fusion, the noise (a few dozen operations per parameter to make
+    a normal number from random bits) is recomputed in every fused kernel
+    that reads the draw: three or four times per parameter in a network,
+    the larger part of a step's work at 10^5-10^6 weights. The conditional's
+    result is an array XLA makes once and the gradient reads. (An
+    optimisation barrier does not do this on the CPU: XLA removes barriers
+    before it fuses.) The step itself stays outside the conditional: inside
+    one, the convolutions of a network of 6x10^4 weights ran a fifth slower.
+    Smaller states skip the conditional, whose fixed cost is then larger
+    than the noise's.
     """
-    abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)),
-                                      (noise, state, data))
-    cost = jax.jit(step_with_noise).lower(*abstract).cost_analysis()
-    if isinstance(cost, (list, tuple)):  # older jax: one dict per computation
-        cost = cost[0] if cost else None
-    flops = float(cost.get("flops", 0.0)) if cost else 0.0
-    return flops / max(1, sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(noise)))
+    def make():
+        return algorithm.noise(key, state)
 
-
-def _skip(state):
-    """The step a stopped fit runs: no change, a zero loss, reported finite (``alive`` is already False)."""
-    loss = jnp.zeros((), jax.tree_util.tree_leaves(state.params)[0].dtype)
-    return state, ADVIInfo(loss, jnp.ones((), bool))
+    if not is_large(state):
+        return make()
+    shapes = jax.eval_shape(make)
+    return jax.lax.cond(alive, make, lambda: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
 
 
 @dataclasses.dataclass(frozen=True)
