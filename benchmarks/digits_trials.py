@@ -8,7 +8,8 @@ import sys, json, warnings
 warnings.simplefilter("ignore")
 from credo.nn.digits import run_digits_demo
 configs = {"base": {}, "n4000": {"n": 4000}, "n8000": {"n": 8000}, "prior10": {"prior_sigma": 10.0},
-           "prior1": {"prior_sigma": 1.0}, "features": {"bayesian_features": True}}
+           "prior1": {"prior_sigma": 1.0}, "features": {"bayesian_features": True},
+           "t0.5": {"temperature": 0.5}, "t0.25": {"temperature": 0.25}}
 for name in sys.argv[1].split(","):
     for seed in [int(s) for s in sys.argv[2].split(",")]:
         r = run_digits_demo(seed=seed, out=None, progressbar=False, echo=lambda *_: None, **configs[name])

@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from credo.cli import main  # noqa: E402
-from credo.nn.digits import load_digits_split, out_of_distribution, run_digits_demo  # noqa: E402
+from credo.nn.digits import build_digits_model, load_digits_split, out_of_distribution, run_digits_demo  # noqa: E402
 
 
 def test_the_data_and_the_shifted_digits():
@@ -20,6 +20,15 @@ def test_the_data_and_the_shifted_digits():
     np.testing.assert_array_equal(shifted["rotated"][3, :, :, 0], np.rot90(X_test[3, :, :, 0]))
     noise = shifted["noised"] - X_test
     assert 0.25 < np.std(noise) < 0.5 and shifted["noised"].min() >= 0 and shifted["noised"].max() <= 1
+
+
+def test_a_temperature_below_one_counts_the_likelihood_that_many_more_times():
+    X_train, _, y_train, _ = load_digits_split()
+    full, cold = (build_digits_model(X_train, y_train, temperature=t).point_logps() for t in (1.0, 0.25))
+    np.testing.assert_allclose(cold["obs"], 4 * full["obs"], rtol=1e-5)
+    assert cold["out_w"] == full["out_w"]
+    with pytest.raises(ValueError, match="temperature must be a number in \\(0, 1\\]; got 2"):
+        build_digits_model(X_train, y_train, temperature=2)
 
 
 @pytest.mark.slow
