@@ -16,4 +16,5 @@ for name in sys.argv[1].split(","):
         b, d = r["bayesian"], r["deterministic"]
         print(json.dumps({"config": name, "seed": seed, "acc": b["accuracy"], "ece": round(b["ece"], 4), "lpd": round(b["log_predictive_density"], 4),
                           "auroc_r": round(b["auroc_rotated"], 3), "auroc_n": round(b["auroc_noised"], 3), "det_ece": round(d["ece"], 4),
-                          "det_acc": d["accuracy"], "det_auroc_r": round(d["auroc_rotated"], 3)}), flush=True)
+                          "det_acc": d["accuracy"], "det_auroc_r": round(d["auroc_rotated"], 3),
+                          "det_auroc_n": round(d["auroc_noised"], 3)}), flush=True)
