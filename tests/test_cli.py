@@ -57,6 +57,12 @@ def test_demo_subcommand_errors(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["demo", "nonsense"])
     assert info.value.code == 2
+    for bad in ("2", "0", "cold"):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["demo", "digits", "--temperature", bad])
+        assert info.value.code == 2
+        assert "--temperature" in capsys.readouterr().err
+    assert cli.build_parser().parse_args(["demo", "digits", "--temperature", "0.25"]).temperature == 0.25
 
 
 def test_no_command_prints_help(capsys):

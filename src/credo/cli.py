@@ -4,8 +4,8 @@
 
     credo demo moons [--n 50000] [--draws 5000] [--ppc-samples 500] [--seed 42]
                      [--out DIR] [--no-plots] [--no-progress]
-    credo demo digits [--n 2000] [--draws 200] [--seed 0] [--bayesian-features] [--out DIR] [--no-plots]
-                      [--no-progress]
+    credo demo digits [--n 2000] [--draws 200] [--seed 0] [--bayesian-features] [--temperature 1]
+                      [--out DIR] [--no-plots] [--no-progress]
     credo uci ...            (the UCI regression benchmark, credo.nn.uci)
 
 ``python -m credo ...`` is the same.
@@ -33,6 +33,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value}")
     return value
 
 
@@ -113,6 +123,8 @@ def _add_digits_parser(demos) -> None:
     digits.add_argument("--seed", type=int, default=0, help="seed of the fits and of the noised digits")
     digits.add_argument("--bayesian-features", action="store_true",
                         help="make the convolutions Bayesian too (by default only the output layer is)")
+    digits.add_argument("--temperature", type=_temperature, default=1.0,
+                        help="1 fits the posterior; below 1 a tempered one, the likelihood counted 1/T times")
     digits.add_argument("--out", default=DEFAULT_DIGITS_OUT, help="folder for the PNG plots")
     digits.add_argument("--no-plots", action="store_true", help="skip the plots")
     digits.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -127,9 +139,11 @@ def _run_demo_digits(args: argparse.Namespace) -> int:
 
     out = None if args.no_plots else args.out
     print(f"credo demo digits: n={args.n}, draws={args.draws}, seed={args.seed}"
+          + ("" if args.temperature == 1 else f", temperature={args.temperature}")
           + ("" if out is None else f", out={out}"), flush=True)
-    run_digits_demo(n=args.n, draws=args.draws, seed=args.seed, bayesian_features=args.bayesian_features, out=out,
-                    progressbar=not args.no_progress, echo=lambda line: print(line, flush=True))
+    run_digits_demo(n=args.n, draws=args.draws, seed=args.seed, bayesian_features=args.bayesian_features,
+                    temperature=args.temperature, out=out, progressbar=not args.no_progress,
+                    echo=lambda line: print(line, flush=True))
     return 0
 
 
