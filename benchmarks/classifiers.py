@@ -21,7 +21,7 @@ seconds per split (compilation included).
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/classifiers.py --splits 3
+    PYTHONPATH=src python benchmarks/classifiers.py --splits 3 [--prior-sigmas 1 3]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def scores(y, probabilities) -> dict:
             "ece": float(expected_calibration_error(y, probabilities, n_bins=10))}
 
 
-def run_split(name: str, split: int, n_members: int) -> dict:
+def run_split(name: str, split: int, n_members: int, prior_sigmas=(None,)) -> dict:
     X, y = LOADERS[name](return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=split)
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
@@ -107,9 +107,13 @@ def run_split(name: str, split: int, n_members: int) -> dict:
     X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
     n_classes = int(y.max()) + 1
     rows = {}
-    start = time.perf_counter()
-    credo = BNNClassifier(hidden_layer_sizes=(HIDDEN,), n_members=n_members, random_state=split).fit(X_train, y_train)
-    rows["credo"] = dict(scores(y_test, credo.predict_proba(X_test)), seconds=time.perf_counter() - start)
+    for prior_sigma in prior_sigmas:
+        start = time.perf_counter()
+        options = {} if prior_sigma is None else {"prior_sigma": prior_sigma}
+        credo = BNNClassifier(hidden_layer_sizes=(HIDDEN,), n_members=n_members, random_state=split,
+                              **options).fit(X_train, y_train)
+        label = "credo" if prior_sigma is None else f"credo (prior_sigma={prior_sigma:g})"
+        rows[label] = dict(scores(y_test, credo.predict_proba(X_test)), seconds=time.perf_counter() - start)
     start = time.perf_counter()
     probabilities = deep_ensemble_proba(X_train, y_train, X_test, n_classes, seed=split)
     rows["deep ensemble (5, optax)"] = dict(scores(y_test, probabilities), seconds=time.perf_counter() - start)
@@ -131,13 +135,16 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--names", nargs="*", default=list(LOADERS), choices=list(LOADERS))
     parser.add_argument("--n-members", type=int, default=1)
+    parser.add_argument("--prior-sigmas", type=float, nargs="+", default=[None],
+                        help="fit credo once per prior scale (default: the classifier's default)")
     args = parser.parse_args(argv)
     lines = ["| data set | classifier | accuracy | test LL | ECE | s / split |", "| --- | --- | --- | --- | --- | --- |"]
     for name in args.names:
-        runs = [run_split(name, split, args.n_members) for split in range(args.splits)]
+        runs = [run_split(name, split, args.n_members, args.prior_sigmas) for split in range(args.splits)]
         for method in runs[0]:
             values = {key: [run[method][key] for run in runs] for key in runs[0][method]}
-            label = method if method != "credo" or args.n_members == 1 else f"credo ({args.n_members} members)"
+            label = method if not method.startswith("credo") or args.n_members == 1 else \
+                f"{method} ({args.n_members} members)"
             lines.append(f"| {name} | {label} | {_pm(values['accuracy'])} | {_pm(values['ll'])} | "
                          f"{_pm(values['ece'])} | {np.mean(values['seconds']):.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)

@@ -147,7 +147,7 @@ class BNNBase(BaseEstimator):
         self,
         hidden_layer_sizes=(50,),
         activation="relu",
-        prior_sigma=1.0,
+        prior_sigma=3.0,
         method="advi",
         n_iter=20_000,
         batch_size=None,
