@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from credo.cli import main  # noqa: E402
+from credo.errors import ArgumentError  # noqa: E402
 from credo.nn.digits import build_digits_model, load_digits_split, out_of_distribution, run_digits_demo  # noqa: E402
 
 
@@ -27,7 +28,7 @@ def test_a_temperature_below_one_counts_the_likelihood_that_many_more_times():
     X_train, _, y_train, _ = load_digits_split()
     assert build_digits_model(X_train, y_train)["obs"].total_size == 1198
     assert build_digits_model(X_train, y_train, temperature=0.25)["obs"].total_size == 4 * 1198
-    with pytest.raises(ValueError, match="temperature must be a number in \\(0, 1\\]; got 2"):
+    with pytest.raises(ArgumentError, match="build_digits_model: temperature must be a number in \\(0, 1\\]; got 2"):
         build_digits_model(X_train, y_train, temperature=2)
 
 

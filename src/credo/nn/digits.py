@@ -49,6 +49,7 @@ import optax
 from .. import metrics, plots
 from ..data import Minibatch
 from ..distributions import Categorical
+from ..errors import ArgumentError
 from ..inference.advi import MeanField, with_point_estimates
 from ..inference.approximation import Approximation
 from ..inference.optimizers import as_optimizer
@@ -104,7 +105,7 @@ def build_digits_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 0, 
     temperature`` times, through the likelihood's ``total_size``.
     """
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature <= 1:
-        raise ValueError(f"temperature must be a number in (0, 1]; got {temperature!r}.")
+        raise ArgumentError(f"build_digits_model: temperature must be a number in (0, 1]; got {temperature!r}.")
     with Model() as model:
         x, y = Minibatch(X_train, y_train, batch_size=BATCH, random_seed=seed, names=("x", "y"))
         logits = Deterministic("logits", _network(x, bayesian_features, prior_sigma))
@@ -113,10 +114,32 @@ def build_digits_model(X_train: np.ndarray, y_train: np.ndarray, seed: int = 0, 
 
 
 def features(params: dict, images):
-    """The inputs of the output layer (``(rows, 64)``): the convolutions of the network written in JAX.
+    """The inputs of the output layer: the network's convolutions and poolings, written in JAX.
 
-    They are ``cr.nn.conv2d``'s, whose gradient is written out: with JAX's
-    own, the baseline's compiled loop of steps ran 8-23x slower.
+    The convolutions are ``cr.nn.conv2d``'s, whose gradient is written out:
+    with JAX's own, the deterministic baseline's compiled loop of steps ran
+    8-23x slower.
+
+    Parameters
+    ----------
+    params : dict
+        ``conv1_w``, ``conv1_b``, ``conv2_w``, ``conv2_b`` (other entries
+        are not read), e.g. the model's initial point or a fit's means.
+    images : array
+        ``(rows, 8, 8, 1)`` NHWC images.
+
+    Returns
+    -------
+    jax.Array
+        ``(rows, 64)``.
+
+    Examples
+    --------
+    >>> from credo.nn.digits import build_digits_model, features, load_digits_split
+    >>> X_train, X_test, y_train, y_test = load_digits_split()
+    >>> model = build_digits_model(X_train, y_train)
+    >>> features(model.initial_point(), X_test[:5]).shape  # doctest: +SKIP
+    (5, 64)
     """
     def conv(h, name):
         h = _convolve(h, params[f"{name}_w"], (1, 1), "SAME")
@@ -133,7 +156,35 @@ def _forward(params: dict, images):
 
 
 def fit_bayesian(model: Model, n: int, learning_rate: float, seed: int, progressbar: bool = False) -> Approximation:
-    """The demo's mean-field fit of ``model`` (see the module doc): ``n`` steps of Adam from a std of 1e-3."""
+    """The demo's mean-field fit of ``model``: ``n`` steps of Adam from a standard deviation of 1e-3.
+
+    Mean-field ADVI with the model's point-estimated variables (the
+    convolutions, by default) as points, Adam whose learning rate decays
+    tenfold along a cosine, minibatches as the model draws them.
+
+    Parameters
+    ----------
+    model : credo.Model
+        From :func:`build_digits_model`.
+    n : int
+        Optimisation steps.
+    learning_rate : float
+        Adam's initial learning rate.
+    seed : int
+    progressbar : bool
+
+    Returns
+    -------
+    credo.Approximation
+
+    Examples
+    --------
+    >>> from credo.nn.digits import build_digits_model, fit_bayesian, load_digits_split
+    >>> X_train, X_test, y_train, y_test = load_digits_split()
+    >>> approx = fit_bayesian(build_digits_model(X_train, y_train), 300, 0.01, seed=0)  # doctest: +SKIP
+    >>> approx.num_steps  # doctest: +SKIP
+    300
+    """
     compiled = model.compile()
     optimizer = as_optimizer(optax.adam(optax.cosine_decay_schedule(learning_rate, n, alpha=0.1)),
                              MeanField.default_optimizer)
